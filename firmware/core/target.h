@@ -1,0 +1,69 @@
+/* The line between policy (firmware/core, firmware/bootloader) and the chip
+ * (firmware/stm32l4). Everything the bootloader and the DFU class need from the
+ * hardware goes through these functions; nothing in core/ touches a register.
+ * Implemented by firmware/stm32l4/target_stm32l4.c; a host fake in tests/unit.
+ */
+#ifndef L4DFU_TARGET_H
+#define L4DFU_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- memory layout (values from the board's layout.h) ---- */
+uint32_t target_flash_base(void);      /* 0x08000000 */
+uint32_t target_flash_size(void);      /* read from the flash-size register (bytes) */
+uint32_t target_flash_page_size(void); /* 2048 */
+uint32_t target_flash_bank_size(void); /* size / 2 on dual-bank parts */
+
+/* ---- clocks, reset, hand-over ---- */
+void target_init(void);     /* clocks for USB (48 MHz), GPIO for button/LED, CRC unit */
+void target_reset(void) __attribute__((noreturn));
+/* Undo what the bootloader set up (USB off and disconnected, clocks back to reset
+ * state, SysTick and NVIC quiet), then start the image at `vectors` as if from reset. */
+void target_start_image(uint32_t vectors) __attribute__((noreturn));
+/* Milliseconds since target_init (SysTick-free: derived from a free-running counter). */
+uint32_t target_millis(void);
+
+/* ---- inputs ---- */
+bool target_button_pressed(void); /* the board's "stay in bootloader" button */
+
+/* ---- backup-domain handshake (survives system reset, not power loss) ---- */
+uint32_t target_handshake_read(void);
+void target_handshake_write(uint32_t value);
+uint32_t target_bootcount_read(void);
+void target_bootcount_write(uint32_t value);
+/* true if the last reset was a power-on (backup registers then hold no valid handshake) */
+bool target_reset_was_power_on(void);
+
+/* ---- CRC-32 (zlib/IEEE 802.3, as the L476's CRC unit computes it) ---- */
+uint32_t target_crc32(const void *data, size_t len);
+
+/* ---- identity ---- */
+/* 12 upper-case hex digits, as ST's ROM bootloader derives them from the UID; NUL-terminated. */
+void target_serial_number(char out[13]);
+
+/* ---- flash (non-blocking, so USB is serviced while the flash is busy) ----
+ * Each call starts one operation; target_flash_poll() reports its end.
+ * Errors use the codes below, mapped from FLASH_SR by the chip layer. */
+enum target_flash_status {
+    TARGET_FLASH_OK = 0,
+    TARGET_FLASH_BUSY,
+    TARGET_FLASH_ERR_WRITE_PROTECTED, /* WRPERR */
+    TARGET_FLASH_ERR_NOT_ERASED,      /* PROGERR */
+    TARGET_FLASH_ERR_ALIGNMENT,       /* PGAERR/SIZERR/PGSERR */
+    TARGET_FLASH_ERR_ADDRESS,         /* outside flash */
+    TARGET_FLASH_ERR_OTHER,
+};
+enum target_flash_status target_flash_erase_page_start(uint32_t addr); /* page holding addr */
+enum target_flash_status target_flash_mass_erase_start(unsigned bank); /* 1 or 2 */
+/* Program one 64-bit double word at an 8-aligned address. */
+enum target_flash_status target_flash_program_start(uint32_t addr, uint32_t lo, uint32_t hi);
+enum target_flash_status target_flash_poll(void);
+void target_flash_lock(void);
+/* Typical durations, for DFU bwPollTimeout (datasheet figures). */
+#define TARGET_FLASH_PAGE_ERASE_US 22020u
+#define TARGET_FLASH_MASS_ERASE_US 22130u
+#define TARGET_FLASH_PROGRAM_DW_US 82u
+
+#endif
