@@ -38,6 +38,16 @@ bool target_reset_was_power_on(void);
 
 /* ---- CRC-32 (zlib/IEEE 802.3, as the L476's CRC unit computes it) ---- */
 uint32_t target_crc32(const void *data, size_t len);
+/* Continue a CRC-32 with zlib's crc32() semantics: crc is a finished value (0 to start),
+ * the result is finished too, so update(update(0, a), b) == crc32(a ++ b). The image
+ * check needs it to treat the stored CRC field as zero without copying the image.
+ * (On the CRC unit: INIT = rbit(~crc), REV_IN word, REV_OUT, result = ~DR.) */
+uint32_t target_crc32_update(uint32_t crc, const void *data, size_t len);
+
+/* ---- memory reads (DFU UPLOAD, verify after programming) ----
+ * Copy len bytes of the chip's address space (flash, option bytes, OTP) to dst. On the
+ * chip a memcpy from the address; host fakes back it with their own arrays. */
+void target_memory_read(uint32_t addr, void *dst, size_t len);
 
 /* ---- identity ---- */
 /* 12 upper-case hex digits, as ST's ROM bootloader derives them from the UID; NUL-terminated. */
@@ -61,6 +71,16 @@ enum target_flash_status target_flash_mass_erase_start(unsigned bank); /* 1 or 2
 enum target_flash_status target_flash_program_start(uint32_t addr, uint32_t lo, uint32_t hi);
 enum target_flash_status target_flash_poll(void);
 void target_flash_lock(void);
+/* Readout protection (FLASH_OPTR.RDP): 0, 1 or 2. At level >= 1 the DFU class refuses
+ * UPLOAD of memory (otherwise the bootloader would defeat RDP). */
+unsigned target_flash_rdp_level(void);
+/* DfuSe "Read Unprotect": program RDP back to level 0 (0xAA) and launch the option-byte
+ * reload. On silicon the 1 -> 0 regression mass-erases the whole flash (the bootloader
+ * too) and the reload resets the chip, so on success this does not return. Returns
+ * TARGET_FLASH_OK at once, touching nothing, if RDP is already 0; an error if the
+ * option bytes cannot be written (level 2 is permanent: ERR_WRITE_PROTECTED).
+ * The program call must also accept OTP addresses (0x1FFF7000..0x1FFF73FF). */
+enum target_flash_status target_flash_read_unprotect(void);
 /* Typical durations, for DFU bwPollTimeout (datasheet figures). */
 #define TARGET_FLASH_PAGE_ERASE_US 22020u
 #define TARGET_FLASH_MASS_ERASE_US 22130u

@@ -24,6 +24,9 @@ void usbd_port_connect(bool on);
 void usbd_port_deinit(void);
 /* Handle pending controller events; calls the usbd_port_on_* callbacks. */
 void usbd_port_poll(void);
+/* Called from the SET_ADDRESS setup, before the status stage is queued (DWC2 wants
+ * DCFG.DAD written before its status-IN ZLP; the core keeps answering address 0 until
+ * that ZLP is acknowledged). */
 void usbd_port_set_address(uint8_t addr);
 /* Open a non-control endpoint (ep: number | 0x80 for IN). */
 void usbd_port_ep_open(uint8_t ep, enum usbd_ep_type type, uint16_t max_packet);
