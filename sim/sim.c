@@ -350,7 +350,7 @@ static void flash_like_write(sim_t *sim, uint32_t phys, uint32_t value, unsigned
         return;
     }
 #endif
-    sim_warn(sim, "write of 0x%08x to flash address 0x%08x with no flash model", value, phys);
+    sim_warn(sim, "%u-byte write of 0x%08x to flash address 0x%08x with no flash model", size, value, phys);
 }
 
 uint32_t sim_bus_read(sim_t *sim, uint32_t addr, unsigned size)
