@@ -1,3 +1,9 @@
 # Host tools: image metadata and the DfuSe reader/writer (library l4tools from tools/tools.cmake).
 l4_unit_test(tools_image SOURCES ${CMAKE_CURRENT_LIST_DIR}/tools_image.c LIBS l4tools)
 l4_unit_test(tools_dfuse SOURCES ${CMAKE_CURRENT_LIST_DIR}/tools_dfuse.c LIBS l4tools)
+
+# End-to-end checks of l4dfu-pack, against Debian's dfu-suffix and dfuse-pack (dfu-util package).
+foreach(script tools_crosscheck tools_refusals)
+  add_test(NAME ${script}
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/../e2e/${script}.sh $<TARGET_FILE:l4dfu-pack>)
+endforeach()
