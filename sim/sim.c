@@ -29,7 +29,7 @@
 #define MAX_SLICE_PS (100 * SIM_PS_PER_US)
 /* While an interrupt is pending but masked (PRIMASK/BASEPRI), re-check this often:
  * CPSIE and MSR make no callback. */
-#define MASKED_POLL_CYCLES 128
+#define MASKED_POLL_CYCLES 1024
 /* Cycles an exception entry costs on a Cortex-M4 (12, no wait states). */
 #define EXCEPTION_ENTRY_CYCLES 12
 
@@ -489,39 +489,55 @@ void sim_advance(sim_t *sim, uint64_t duration_ps)
 
 /* ------------------------------------------------------------------ engine hooks */
 
-static unsigned count_thumb(const uint8_t *p, uint32_t size)
+/* Instructions in a block (Thumb-2 widths decoded), and whether the block can unmask
+ * interrupts (CPSIE, MSR to PRIMASK/BASEPRI/BASEPRI_MAX/FAULTMASK): those make no callback,
+ * so the run loop stops after such a block when an interrupt waits behind the mask. */
+static unsigned count_thumb(const uint8_t *p, uint32_t size, bool *unmasks)
 {
     unsigned n = 0;
     for (uint32_t off = 0; off + 1 < size;) {
         uint16_t hw = (uint16_t)(p[off] | (p[off + 1] << 8));
-        off += (hw >> 11) >= 0x1D ? 4 : 2;
+        if ((hw >> 11) >= 0x1D) {
+            if ((hw & 0xFFF0u) == 0xF380u && off + 3 < size) {
+                uint16_t hw2 = (uint16_t)(p[off + 2] | (p[off + 3] << 8));
+                if ((hw2 & 0xFF00u) == 0x8800u && (hw2 & 0xFCu) == 0x10u)
+                    *unmasks = true;
+            }
+            off += 4;
+        } else {
+            if (hw == 0xB662u || hw == 0xB661u || hw == 0xB663u)
+                *unmasks = true;
+            off += 2;
+        }
         n++;
     }
     return n ? n : 1;
 }
 
-static unsigned block_instructions(sim_t *sim, uint32_t addr, uint32_t size)
+static const struct sim_block_count *block_info(sim_t *sim, uint32_t addr, uint32_t size)
 {
     uint32_t h = (addr >> 1) * 2654435761u;
     struct sim_block_count *b = &sim->blocks[h >> (32 - SIM_BLOCK_CACHE_BITS)];
     if (b->addr == addr && b->size == size && b->generation == sim->code_generation)
-        return b->count;
+        return b;
     uint8_t *p = cpu_ptr(sim, addr, size);
     unsigned n;
+    bool unmasks = false;
     if (p) {
-        n = count_thumb(p, size);
+        n = count_thumb(p, size, &unmasks);
     } else {
         uint8_t buf[4096];
         if (size > sizeof buf || uc_mem_read(sim->uc, addr, buf, size) != UC_ERR_OK)
             n = size / 2 ? size / 2 : 1;
         else
-            n = count_thumb(buf, size);
+            n = count_thumb(buf, size, &unmasks);
     }
     b->addr = addr;
     b->size = (uint16_t)size;
     b->count = (uint16_t)n;
+    b->unmasks = unmasks;
     b->generation = sim->code_generation;
-    return n;
+    return b;
 }
 
 static void apply_fixups(sim_t *sim)
@@ -549,7 +565,10 @@ static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *use
         return;
     }
     uint32_t a = (uint32_t)address;
-    unsigned n = block_instructions(sim, a, size);
+    const struct sim_block_count *b = block_info(sim, a, size);
+    unsigned n = b->count;
+    if (b->unmasks && sim->masked_pending)
+        sim->stop_flag = 1; /* take the waiting interrupt right after this block */
     uint64_t cycles16 = (uint64_t)n * 16;
     uint32_t phys = cpu_to_physical(sim, a);
     if (phys >= SIM_FLASH_BASE && phys < SIM_FLASH_BASE + SIM_FLASH_SIZE) {
@@ -936,7 +955,8 @@ enum sim_stop sim_run_until(sim_t *sim, uint64_t until)
             deadline = ev;
         if (deadline > sim->now + MAX_SLICE_PS)
             deadline = sim->now + MAX_SLICE_PS;
-        if (cortexm_masked_pending(sim)) {
+        sim->masked_pending = cortexm_masked_pending(sim);
+        if (sim->masked_pending) {
             uint64_t poll = sim->now + (uint64_t)MASKED_POLL_CYCLES * sim->ps_per_cycle;
             if (poll < deadline)
                 deadline = poll;

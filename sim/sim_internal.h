@@ -29,6 +29,7 @@ struct sim_block_count {
     uint32_t addr;
     uint16_t size;
     uint16_t count;
+    bool unmasks;
     uint32_t generation;
 };
 
@@ -68,6 +69,7 @@ struct sim {
     /* run state */
     uint32_t pc;           /* where the CPU resumes (Thumb bit clear) */
     bool sleeping;         /* WFI */
+    bool masked_pending;   /* an interrupt waits behind PRIMASK/BASEPRI */
     volatile int stop_flag; /* ask the block hook to stop */
     volatile int host_stop; /* sim_request_stop */
     bool stopped_in_hook;
