@@ -1,0 +1,7 @@
+# Firmware core (firmware/core) on the host, against fakes of target.h and usbd_port.h.
+set(L4_CORE_SRC ${CMAKE_SOURCE_DIR}/firmware/core)
+set(L4_CORE_TESTS ${CMAKE_CURRENT_LIST_DIR})
+set(L4_CORE_USB ${L4_CORE_TESTS}/core_fakes.c ${L4_CORE_SRC}/usbd.c)
+
+l4_unit_test(core_dfu_states SOURCES ${L4_CORE_TESTS}/core_dfu_states.c ${L4_CORE_USB}
+             ${L4_CORE_SRC}/dfu.c LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
