@@ -2,6 +2,15 @@
 l4_unit_test(tools_image SOURCES ${CMAKE_CURRENT_LIST_DIR}/tools_image.c LIBS l4tools)
 l4_unit_test(tools_dfuse SOURCES ${CMAKE_CURRENT_LIST_DIR}/tools_dfuse.c LIBS l4tools)
 
+# The packer's image checker and the bootloader's (firmware/core/image.c) must agree.
+set(L4_CORE_IMAGE ${CMAKE_CURRENT_LIST_DIR}/../../firmware/core/image.c)
+if(EXISTS ${L4_CORE_IMAGE})
+  l4_unit_test(tools_agreement
+               SOURCES ${CMAKE_CURRENT_LIST_DIR}/tools_agreement.c ${L4_CORE_IMAGE}
+               INCLUDES ${CMAKE_CURRENT_LIST_DIR}/../../firmware/core
+               LIBS l4tools)
+endif()
+
 # End-to-end checks of l4dfu-pack, against Debian's dfu-suffix and dfuse-pack (dfu-util package).
 foreach(script tools_crosscheck tools_refusals)
   add_test(NAME ${script}
