@@ -5,3 +5,5 @@ set(L4_CORE_USB ${L4_CORE_TESTS}/core_fakes.c ${L4_CORE_SRC}/usbd.c)
 
 l4_unit_test(core_dfu_states SOURCES ${L4_CORE_TESTS}/core_dfu_states.c ${L4_CORE_USB}
              ${L4_CORE_SRC}/dfu.c LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
+l4_unit_test(core_dfu_transfer SOURCES ${L4_CORE_TESTS}/core_dfu_transfer.c ${L4_CORE_USB}
+             ${L4_CORE_SRC}/dfu.c LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
