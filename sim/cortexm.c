@@ -56,6 +56,7 @@ struct cortexm {
     sim_t *sim;
     bool enabled[SIM_IRQ_COUNT];
     bool line[SIM_IRQ_COUNT];
+    unsigned lines_high; /* how many lines are high: skips the scan when none */
     uint8_t ipr[SIM_IRQ_COUNT];
     uint8_t shpr[12]; /* exceptions 4..15 */
     bool pending[NUM_EXC];
@@ -173,6 +174,8 @@ static unsigned highest_pending(struct cortexm *c)
 
 static void refresh_lines(struct cortexm *c)
 {
+    if (!c->lines_high)
+        return;
     for (unsigned n = 0; n < SIM_IRQ_COUNT; n++)
         if (c->line[n] && !c->active[16 + n])
             c->pending[16 + n] = true;
@@ -459,6 +462,10 @@ void cortexm_set_pending_irq(sim_t *sim, unsigned irqn, bool level)
     if (c->line[irqn] == level)
         return;
     c->line[irqn] = level;
+    if (level)
+        c->lines_high++;
+    else
+        c->lines_high--;
     if (level) {
         if (!c->active[16 + irqn])
             c->pending[16 + irqn] = true;

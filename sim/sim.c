@@ -26,7 +26,7 @@
 
 /* Longest stretch of virtual time the CPU runs without the loop looking at models,
  * pacing and masked interrupts. */
-#define MAX_SLICE_PS (100 * SIM_PS_PER_US)
+#define MAX_SLICE_PS (1000 * SIM_PS_PER_US)
 /* While an interrupt is pending but masked (PRIMASK/BASEPRI), re-check this often:
  * CPSIE and MSR make no callback. */
 #define MASKED_POLL_CYCLES 1024
@@ -438,6 +438,7 @@ static void update_timing(sim_t *sim)
 #endif
     if (hclk == 0)
         hclk = 4000000;
+    uint32_t old_ps = sim->ps_per_cycle, old_extra = sim->flash_extra_q4;
     sim->ps_per_cycle = (uint32_t)(SIM_PS_PER_S / hclk);
     sim->flash_extra_q4 = 0;
 #ifdef L4SIM_HAVE_FLASH
@@ -449,6 +450,8 @@ static void update_timing(sim_t *sim)
         sim->flash_extra_q4 = helped ? ws * 4 : ws * 8;
     }
 #endif
+    if (sim->ps_per_cycle != old_ps || sim->flash_extra_q4 != old_extra)
+        sim->code_generation++; /* cached block costs are stale */
 }
 
 static uint64_t next_model_event(sim_t *sim)
@@ -514,12 +517,12 @@ static unsigned count_thumb(const uint8_t *p, uint32_t size, bool *unmasks)
     return n ? n : 1;
 }
 
-static const struct sim_block_count *block_info(sim_t *sim, uint32_t addr, uint32_t size)
+/* Fill the cache entry for a block: instruction count, modelled cost at the current
+ * clock, and the flags the hook's slow path looks at. Entries die with code_generation,
+ * which moves on every code change, remap and clock change. */
+static __attribute__((noinline)) struct sim_block_count *block_fill(sim_t *sim, struct sim_block_count *b,
+                                                                     uint32_t addr, uint32_t size)
 {
-    uint32_t h = (addr >> 1) * 2654435761u;
-    struct sim_block_count *b = &sim->blocks[h >> (32 - SIM_BLOCK_CACHE_BITS)];
-    if (b->addr == addr && b->size == size && b->generation == sim->code_generation)
-        return b;
     uint8_t *p = cpu_ptr(sim, addr, size);
     unsigned n;
     bool unmasks = false;
@@ -532,10 +535,14 @@ static const struct sim_block_count *block_info(sim_t *sim, uint32_t addr, uint3
         else
             n = count_thumb(buf, size, &unmasks);
     }
+    uint32_t phys = cpu_to_physical(sim, addr);
+    bool in_flash = phys >= SIM_FLASH_BASE && phys < SIM_FLASH_BASE + SIM_FLASH_SIZE;
+    uint64_t cycles16 = (uint64_t)n * (16 + (in_flash ? sim->flash_extra_q4 : 0));
     b->addr = addr;
     b->size = (uint16_t)size;
     b->count = (uint16_t)n;
-    b->unmasks = unmasks;
+    b->flags = (uint8_t)((unmasks ? SIM_ATTN_MASKED_IRQ : 0) | (in_flash ? SIM_ATTN_FLASH_BUSY : 0));
+    b->ps = (uint32_t)((cycles16 * sim->ps_per_cycle) >> 4);
     b->generation = sim->code_generation;
     return b;
 }
@@ -553,37 +560,45 @@ static void apply_fixups(sim_t *sim)
     sim->n_fixups = 0;
 }
 
+/* Runs before every translated block: keep it short, it sets the engine's speed. */
 static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
 {
     sim_t *sim = user;
-    if (sim->n_fixups)
-        apply_fixups(sim);
-    sim->hook_pc = (uint32_t)address;
-    if (sim->stop_flag || sim->now >= sim->deadline) {
+    uint32_t a = (uint32_t)address;
+    sim->hook_pc = a;
+    if (sim->now >= sim->deadline || sim->stop_flag) {
         sim->stopped_in_hook = true;
         uc_emu_stop(uc);
         return;
     }
-    uint32_t a = (uint32_t)address;
-    const struct sim_block_count *b = block_info(sim, a, size);
-    unsigned n = b->count;
-    if (b->unmasks && sim->masked_pending)
-        sim->stop_flag = 1; /* take the waiting interrupt right after this block */
-    uint64_t cycles16 = (uint64_t)n * 16;
-    uint32_t phys = cpu_to_physical(sim, a);
-    if (phys >= SIM_FLASH_BASE && phys < SIM_FLASH_BASE + SIM_FLASH_SIZE) {
-        cycles16 += (uint64_t)n * sim->flash_extra_q4;
-#ifdef L4SIM_HAVE_FLASH
-        uint64_t until;
-        if (sim->models[SIM_M_FLASH] && flash_bank_busy_until(sim, phys, &until) && until > sim->now) {
-            sim_trace(sim, SIM_TR_FLASH, "CPU fetch at 0x%08x stalls until %.3f ms: its bank is busy", a,
-                      (double)until / (double)SIM_PS_PER_MS);
-            sim->now = until;
+    struct sim_block_count *b = &sim->blocks[((a >> 1) * 2654435761u) >> (32 - SIM_BLOCK_CACHE_BITS)];
+    if (__builtin_expect(b->addr != a || b->size != size || b->generation != sim->code_generation, 0))
+        b = block_fill(sim, b, a, size);
+    sim->instructions += b->count;
+    sim->now += b->ps;
+    if (__builtin_expect((b->flags & sim->attention) != 0, 0)) {
+        if ((b->flags & SIM_ATTN_MASKED_IRQ) && sim->masked_pending)
+            sim->stop_flag = 1; /* take the waiting interrupt right after this block */
+        if ((b->flags & SIM_ATTN_FLASH_BUSY) && sim->busy_until > sim->now) {
+            uint32_t phys = cpu_to_physical(sim, a);
+            if (phys >= sim->busy_start && phys < sim->busy_end) {
+                sim_trace(sim, SIM_TR_FLASH, "CPU fetch at 0x%08x stalls until %.3f ms: its bank is busy", a,
+                          (double)sim->busy_until / (double)SIM_PS_PER_MS);
+                sim->now = sim->busy_until;
+            }
         }
-#endif
     }
-    sim->instructions += n;
-    sim->now += cycles16 * sim->ps_per_cycle / 16;
+}
+
+void sim_set_busy_region(sim_t *sim, uint32_t start, uint32_t end, uint64_t until_ps)
+{
+    sim->busy_start = start;
+    sim->busy_end = end;
+    sim->busy_until = until_ps;
+    if (until_ps)
+        sim->attention |= SIM_ATTN_FLASH_BUSY;
+    else
+        sim->attention &= ~SIM_ATTN_FLASH_BUSY;
 }
 
 static bool hook_flash_store(uc_engine *uc, uc_mem_type type, uint64_t address, int size, int64_t value,
@@ -594,7 +609,9 @@ static bool hook_flash_store(uc_engine *uc, uc_mem_type type, uint64_t address, 
     sim_t *sim = user;
     uint32_t phys = cpu_to_physical(sim, (uint32_t)address);
     flash_like_write(sim, phys, (uint32_t)value, (unsigned)size);
-    /* The raw store lands after this hook returns: remember what the memory must hold. */
+    /* The raw store lands after this hook returns: remember what the memory must hold;
+     * the run loop puts it back before the next block (stop_flag). */
+    sim->stop_flag = 1;
     if (sim->n_fixups < SIM_MAX_FIXUPS) {
         uint8_t *p = sim_mem_ptr(sim, phys, (size_t)size);
         if (p) {
@@ -956,6 +973,10 @@ enum sim_stop sim_run_until(sim_t *sim, uint64_t until)
         if (deadline > sim->now + MAX_SLICE_PS)
             deadline = sim->now + MAX_SLICE_PS;
         sim->masked_pending = cortexm_masked_pending(sim);
+        if (sim->masked_pending)
+            sim->attention |= SIM_ATTN_MASKED_IRQ;
+        else
+            sim->attention &= ~SIM_ATTN_MASKED_IRQ;
         if (sim->masked_pending) {
             uint64_t poll = sim->now + (uint64_t)MASKED_POLL_CYCLES * sim->ps_per_cycle;
             if (poll < deadline)
@@ -978,6 +999,8 @@ enum sim_stop sim_run_until(sim_t *sim, uint64_t until)
         sim->stopped_in_hook = false;
         sim->bus_fault = false;
         uc_err err = uc_emu_start(sim->uc, sim->pc | 1u, 0, 0, 0);
+        if (sim->n_fixups)
+            apply_fixups(sim);
         uint32_t pc;
         uc_reg_read(sim->uc, UC_ARM_REG_PC, &pc);
         sim->pc = pc & ~1u;

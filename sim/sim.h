@@ -183,7 +183,10 @@ void sim_code_changed(sim_t *sim, uint32_t addr, size_t len);
 /* Boot alias at 0x00000000: SYSCFG MEMRMP MEM_MODE (0 flash, 1 system memory, 3 SRAM1);
  * fb_mode swaps the banks (bank 2 at 0x08000000). */
 void sim_remap(sim_t *sim, unsigned mem_mode, bool fb_mode);
-/* Stall the CPU until `until_ps` (flash busy on the bank it executes from). */
+/* The flash model marks the bank it is erasing/programming: a CPU fetch from
+ * [start, end) (physical addresses) stalls until until_ps. until_ps = 0 clears it. */
+void sim_set_busy_region(sim_t *sim, uint32_t start, uint32_t end, uint64_t until_ps);
+/* Stall the CPU until `until_ps` (e.g. a bus access that must wait for the flash). */
 void sim_stall_until(sim_t *sim, uint64_t until_ps);
 
 /* A model's register that is reserved or not implemented was touched: report it with the

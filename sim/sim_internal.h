@@ -25,12 +25,17 @@ struct sim_fixup {
     uint8_t bytes[8];
 };
 
+/* Why the block hook must look closer at a block (flags in the cache, mask in sim). */
+#define SIM_ATTN_MASKED_IRQ 1u /* block can unmask interrupts; one waits */
+#define SIM_ATTN_FLASH_BUSY 2u /* block runs from flash; a bank is busy */
+
 struct sim_block_count {
     uint32_t addr;
     uint16_t size;
     uint16_t count;
-    bool unmasks;
+    uint32_t ps;      /* modelled cost at the current clock */
     uint32_t generation;
+    uint8_t flags;
 };
 
 struct cortexm; /* cortexm.c */
@@ -70,6 +75,7 @@ struct sim {
     uint32_t pc;           /* where the CPU resumes (Thumb bit clear) */
     bool sleeping;         /* WFI */
     bool masked_pending;   /* an interrupt waits behind PRIMASK/BASEPRI */
+    uint8_t attention;     /* SIM_ATTN_*: which slow paths the block hook takes */
     volatile int stop_flag; /* ask the block hook to stop */
     volatile int host_stop; /* sim_request_stop */
     bool stopped_in_hook;
@@ -84,6 +90,8 @@ struct sim {
     enum sim_reset_cause pending_reset_cause;
     enum sim_reset_cause last_cause;
     uint64_t stall_until;
+    uint32_t busy_start, busy_end; /* flash bank being erased/programmed: fetches stall */
+    uint64_t busy_until;
     uint32_t reset_vector; /* as fetched at the last reset */
 
     /* unmapped access seen by the hook */
