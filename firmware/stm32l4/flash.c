@@ -1,0 +1,189 @@
+/* Flash driver behind target.h's target_flash_* (RM0351 §3.3.6-3.3.8).
+ * Non-blocking: each *_start call checks the address, clears stale error flags,
+ * starts one operation and returns; target_flash_poll() reports its end, mapping the
+ * SR error bits. Which pages may be touched is policy (firmware/core); this driver only
+ * refuses addresses that are not flash (or OTP, for programming). */
+#include <stdbool.h>
+
+#include "target.h"
+#include "regs/cortex_m4.h"
+#include "regs/flash.h"
+#include "regs/rcc.h"
+#include "regs/syscfg.h"
+
+#define OTP_BASE 0x1FFF7000u
+#define OTP_SIZE 0x400u
+#define RDP_LEVEL0 0xAAu
+#define RDP_LEVEL2 0xCCu
+#define CR_OPERATION_BITS                                                                    \
+    (FLASH_CR_PG | FLASH_CR_PER | FLASH_CR_MER1 | FLASH_CR_MER2 | FLASH_CR_PNB_MASK |        \
+     FLASH_CR_BKER | FLASH_CR_STRT | FLASH_CR_FSTPG)
+
+uint32_t target_flash_base(void)
+{
+    return FLASH_MEM_BASE;
+}
+
+uint32_t target_flash_size(void)
+{
+    return (uint32_t)FLASH_SIZE_KB_REG * 1024u;
+}
+
+uint32_t target_flash_page_size(void)
+{
+    return FLASH_PAGE_SIZE;
+}
+
+uint32_t target_flash_bank_size(void)
+{
+    return target_flash_size() / 2u;
+}
+
+static enum target_flash_status status_from_sr(uint32_t sr)
+{
+    if (sr & FLASH_SR_WRPERR)
+        return TARGET_FLASH_ERR_WRITE_PROTECTED;
+    if (sr & FLASH_SR_PROGERR)
+        return TARGET_FLASH_ERR_NOT_ERASED;
+    if (sr & (FLASH_SR_PGAERR | FLASH_SR_SIZERR | FLASH_SR_PGSERR))
+        return TARGET_FLASH_ERR_ALIGNMENT;
+    if (sr & FLASH_SR_ALL_ERRORS)
+        return TARGET_FLASH_ERR_OTHER;
+    return TARGET_FLASH_OK;
+}
+
+/* Ready the controller for a new operation: idle, unlocked, no error left over from
+ * the previous one (a pending PROGERR/PGAERR/SIZERR would turn the next start into
+ * PGSERR). */
+static enum target_flash_status begin_operation(void)
+{
+    if (FLASH_SR & FLASH_SR_BSY)
+        return TARGET_FLASH_BUSY;
+    if (FLASH_CR & FLASH_CR_LOCK) {
+        FLASH_KEYR = FLASH_KEY1;
+        FLASH_KEYR = FLASH_KEY2;
+        if (FLASH_CR & FLASH_CR_LOCK)
+            return TARGET_FLASH_ERR_OTHER; /* a wrong sequence locks it until reset */
+    }
+    FLASH_SR = FLASH_SR_ALL_ERRORS | FLASH_SR_EOP;
+    return TARGET_FLASH_OK;
+}
+
+static void start(uint32_t operation)
+{
+    FLASH_CR = (FLASH_CR & ~CR_OPERATION_BITS) | operation;
+    FLASH_CR |= FLASH_CR_STRT;
+}
+
+enum target_flash_status target_flash_erase_page_start(uint32_t addr)
+{
+    uint32_t offset = addr - FLASH_MEM_BASE;
+    uint32_t bank_size = target_flash_bank_size();
+    if (offset >= target_flash_size())
+        return TARGET_FLASH_ERR_ADDRESS;
+    enum target_flash_status status = begin_operation();
+    if (status != TARGET_FLASH_OK)
+        return status;
+    /* BKER names the physical bank; with FB_MODE the banks swap places in the map. */
+    RCC_APB2ENR |= RCC_APB2_SYSCFG;
+    bool bank2 = (offset >= bank_size) != ((SYSCFG_MEMRMP & SYSCFG_MEMRMP_FB_MODE) != 0u);
+    uint32_t page = (offset % bank_size) / FLASH_PAGE_SIZE;
+    start(FLASH_CR_PER | (page << FLASH_CR_PNB_SHIFT) | (bank2 ? FLASH_CR_BKER : 0u));
+    return TARGET_FLASH_OK;
+}
+
+enum target_flash_status target_flash_mass_erase_start(unsigned bank)
+{
+    if (bank != 1u && bank != 2u)
+        return TARGET_FLASH_ERR_ADDRESS;
+    enum target_flash_status status = begin_operation();
+    if (status != TARGET_FLASH_OK)
+        return status;
+    start(bank == 1u ? FLASH_CR_MER1 : FLASH_CR_MER2);
+    return TARGET_FLASH_OK;
+}
+
+enum target_flash_status target_flash_program_start(uint32_t addr, uint32_t lo, uint32_t hi)
+{
+    bool in_flash = addr - FLASH_MEM_BASE < target_flash_size();
+    bool in_otp = addr - OTP_BASE < OTP_SIZE;
+    if (!in_flash && !in_otp)
+        return TARGET_FLASH_ERR_ADDRESS;
+    if (addr & 7u)
+        return TARGET_FLASH_ERR_ALIGNMENT;
+    enum target_flash_status status = begin_operation();
+    if (status != TARGET_FLASH_OK)
+        return status;
+    FLASH_CR = (FLASH_CR & ~CR_OPERATION_BITS) | FLASH_CR_PG;
+    /* The second word of the double word starts the program cycle. */
+    L4_REG32(addr) = lo;
+    cpu_isb();
+    L4_REG32(addr + 4u) = hi;
+    return TARGET_FLASH_OK;
+}
+
+/* The flash caches may hold lines read before an erase or program. Resetting a cache
+ * needs it disabled. */
+static void flush_caches(void)
+{
+    uint32_t acr = FLASH_ACR;
+    FLASH_ACR = acr & ~(FLASH_ACR_ICEN | FLASH_ACR_DCEN);
+    FLASH_ACR = (acr & ~(FLASH_ACR_ICEN | FLASH_ACR_DCEN)) | FLASH_ACR_ICRST | FLASH_ACR_DCRST;
+    FLASH_ACR = acr;
+}
+
+enum target_flash_status target_flash_poll(void)
+{
+    uint32_t sr = FLASH_SR;
+    if (sr & FLASH_SR_BSY)
+        return TARGET_FLASH_BUSY;
+    uint32_t cr = FLASH_CR;
+    if (cr & (FLASH_CR_PG | FLASH_CR_PER | FLASH_CR_MER1 | FLASH_CR_MER2)) {
+        FLASH_CR = cr & ~CR_OPERATION_BITS;
+        flush_caches();
+    }
+    return status_from_sr(sr);
+}
+
+void target_flash_lock(void)
+{
+    FLASH_CR |= FLASH_CR_LOCK;
+}
+
+unsigned target_flash_rdp_level(void)
+{
+    uint32_t rdp = FLASH_OPTR & 0xFFu;
+    if (rdp == RDP_LEVEL0)
+        return 0u;
+    return rdp == RDP_LEVEL2 ? 2u : 1u;
+}
+
+enum target_flash_status target_flash_read_unprotect(void)
+{
+    unsigned level = target_flash_rdp_level();
+    if (level == 0u)
+        return TARGET_FLASH_OK;
+    if (level == 2u)
+        return TARGET_FLASH_ERR_WRITE_PROTECTED;
+    enum target_flash_status status;
+    while ((status = begin_operation()) == TARGET_FLASH_BUSY) {
+    }
+    if (status != TARGET_FLASH_OK)
+        return status;
+    if (FLASH_CR & FLASH_CR_OPTLOCK) {
+        FLASH_OPTKEYR = FLASH_OPTKEY1;
+        FLASH_OPTKEYR = FLASH_OPTKEY2;
+        if (FLASH_CR & FLASH_CR_OPTLOCK)
+            return TARGET_FLASH_ERR_OTHER;
+    }
+    FLASH_OPTR = (FLASH_OPTR & ~0xFFu) | RDP_LEVEL0;
+    FLASH_CR |= FLASH_CR_OPTSTRT;
+    while (FLASH_SR & FLASH_SR_BSY) {
+    }
+    status = status_from_sr(FLASH_SR);
+    if (status != TARGET_FLASH_OK)
+        return status;
+    FLASH_CR |= FLASH_CR_OBL_LAUNCH; /* reloads the option bytes: a system reset */
+    for (;;) {
+    }
+}

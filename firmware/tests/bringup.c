@@ -1,0 +1,35 @@
+/* bring-up: the 80 MHz clock tree (MSI -> PLL, voltage range 1, flash latency 4),
+ * LED1 and the console. */
+#include "testlib.h"
+#include "regs/flash.h"
+#include "regs/pwr.h"
+#include "regs/rcc.h"
+
+int main(void)
+{
+    clock_init_80mhz();
+    test_begin("bringup");
+
+    test_check_eq(RCC_CFGR & RCC_CFGR_SWS_MASK, RCC_CFGR_SWS_PLL, "SYSCLK is not the PLL");
+    test_check(RCC_CR & RCC_CR_PLLRDY, "PLL not ready");
+    test_check_eq(RCC_PLLCFGR & 0x07007F73u,
+                  RCC_PLLCFGR_PLLSRC_MSI | RCC_PLLCFGR_PLLN(40) | RCC_PLLCFGR_PLLREN,
+                  "PLL not MSI x40 / 2");
+    test_check_eq(FLASH_ACR & FLASH_ACR_LATENCY_MASK, 4u, "flash latency is not 4");
+    test_check(FLASH_ACR & FLASH_ACR_PRFTEN, "prefetch off");
+    test_check_eq(PWR_CR1 & PWR_CR1_VOS_MASK, PWR_CR1_VOS_RANGE1, "not voltage range 1");
+    test_check_eq(clock_hclk_hz(), 80000000u, "HCLK bookkeeping");
+
+    led_init();
+    test_check(!led_is_on(), "LED1 should start off");
+    for (int i = 0; i < 4; i++) {
+        bool was_on = led_is_on();
+        led_toggle();
+        test_check(led_is_on() != was_on, "LED1 did not toggle");
+    }
+    led_set(true);
+    test_check(!gpio_read(1u, 2u), "LED1 on must drive PB2 low (active low)");
+
+    console_puts("l4dfu bring-up ok\n");
+    test_pass();
+}

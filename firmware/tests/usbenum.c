@@ -1,0 +1,110 @@
+/* usbenum: a minimal USB device (one vendor-specific interface, no endpoints besides
+ * EP0) on the real device core (core/usbd.c) and our OTG_FS driver. l4sim's virtual host
+ * enumerates it; the program reports PASS once the host has set the configuration, and
+ * prints what it saw on the way. */
+#include "target.h"
+#include "testlib.h"
+#include "usbd.h"
+#include "usbd_port.h"
+
+static const uint8_t device_descriptor[18] = {
+    18, 1,          /* bLength, DEVICE */
+    0x00, 0x02,     /* bcdUSB 2.00 */
+    0xFF, 0x00, 0x00, /* vendor-specific class */
+    64,             /* bMaxPacketSize0 */
+    0x83, 0x04,     /* idVendor 0x0483 */
+    0xF0, 0xDF,     /* idProduct 0xDFF0 (test device) */
+    0x00, 0x01,     /* bcdDevice 1.00 */
+    1, 2, 3,        /* iManufacturer, iProduct, iSerialNumber */
+    1,              /* bNumConfigurations */
+};
+
+static const uint8_t config_descriptor[18] = {
+    9, 2, 18, 0,    /* bLength, CONFIGURATION, wTotalLength 18 */
+    1, 1, 0,        /* bNumInterfaces, bConfigurationValue, iConfiguration */
+    0x80, 50,       /* bus-powered, 100 mA */
+    9, 4, 0, 0, 0,  /* INTERFACE 0, alt 0, no endpoints */
+    0xFF, 0x00, 0x00, 0, /* vendor-specific, iInterface 0 */
+};
+
+static char serial[13];
+
+static const char *string_text(uint8_t index)
+{
+    switch (index) {
+    case 1:
+        return "l4dfu";
+    case 2:
+        return "l4dfu usbenum test";
+    case 3:
+        return serial;
+    default:
+        return 0;
+    }
+}
+
+static volatile uint32_t bus_resets;
+
+static bool vendor_control(const struct usbd_setup *req, enum usbd_stage stage, uint8_t **data,
+                           uint16_t *len)
+{
+    (void)req;
+    (void)stage;
+    (void)data;
+    (void)len;
+    return false;
+}
+
+static bool vendor_set_alt(uint8_t iface, uint8_t alt)
+{
+    (void)iface;
+    return alt == 0u;
+}
+
+static void vendor_bus_reset(void)
+{
+    bus_resets++;
+}
+
+static const struct usbd_class vendor_interface = {
+    .control = vendor_control,
+    .set_alt = vendor_set_alt,
+    .bus_reset = vendor_bus_reset,
+};
+static const struct usbd_class *const interfaces[] = { &vendor_interface };
+
+static const struct usbd_device device = {
+    .device_descriptor = device_descriptor,
+    .config_descriptor = config_descriptor,
+    .string = string_text,
+    .interfaces = interfaces,
+    .interface_count = 1,
+};
+
+int main(void)
+{
+    target_init(); /* 48 MHz from MSI locked to the LSE, CLK48SEL = MSI, SysTick clock */
+    test_begin("usbenum");
+    target_serial_number(serial);
+    console_puts("serial ");
+    console_puts(serial);
+    console_putc('\n');
+
+    usbd_init(&device);
+    usbd_port_connect(true);
+    uint32_t start = target_millis();
+    uint32_t reported_resets = 0;
+    while (!usbd_configured()) {
+        usbd_port_poll();
+        if (bus_resets != reported_resets) {
+            reported_resets = bus_resets;
+            console_puts("bus reset\n");
+        }
+        if (target_millis() - start > 3000u)
+            test_fail("not configured within 3 s of connecting");
+    }
+    console_puts("configured after ");
+    console_put_dec(target_millis() - start);
+    console_puts(" ms (modelled)\n");
+    test_pass();
+}
