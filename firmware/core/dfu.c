@@ -26,8 +26,8 @@ enum job_phase { PHASE_NONE, PHASE_QUEUED, PHASE_RUNNING, PHASE_DONE };
  * programmed but never erased. */
 static const struct segment option_bytes = {OPTION_BYTES_BASE, OPTION_BYTES_SIZE, 1, PERM_READ};
 static const struct segment otp = {OTP_BASE, OTP_SIZE, 1, PERM_READ | PERM_WRITE};
-static const char *const alt_names[DFU_ALT_COUNT] = {"Internal Flash  ", "Option Bytes  ",
-                                                     "OTP Memory "};
+static const char *const alt_names[DFU_ALT_COUNT] = {"@Internal Flash  ", "@Option Bytes  ",
+                                                     "@OTP Memory "};
 
 static struct {
     uint8_t state;

@@ -7,3 +7,7 @@ l4_unit_test(core_dfu_states SOURCES ${L4_CORE_TESTS}/core_dfu_states.c ${L4_COR
              ${L4_CORE_SRC}/dfu.c LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
 l4_unit_test(core_dfu_transfer SOURCES ${L4_CORE_TESTS}/core_dfu_transfer.c ${L4_CORE_USB}
              ${L4_CORE_SRC}/dfu.c LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
+l4_unit_test(core_dfu_descriptors SOURCES ${L4_CORE_TESTS}/core_dfu_descriptors.c ${L4_CORE_USB}
+             ${L4_CORE_SRC}/dfu.c LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
+l4_unit_test(core_usbd SOURCES ${L4_CORE_TESTS}/core_usbd.c ${L4_CORE_USB}
+             LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
