@@ -186,6 +186,7 @@ struct flash {
 };
 
 static void flash_advance(void *self, uint64_t now);
+static void publish_busy(struct flash *f);
 
 /* ---------- small helpers ---------- */
 
@@ -469,12 +470,14 @@ static void start_op(struct flash *f, enum op_kind kind, uint64_t duration, unsi
     f->op.addr = addr;
     f->op.len = len;
     f->op.cut_ps = SIM_NEVER;
+    f->op.row_words = 0;
     f->op_count++;
     if (f->cut_at_op && f->cut_at_op == f->op_count)
         f->op.cut_ps = now + duration / 2;
     f->sr |= SR_BSY;
     sim_trace(f->sim, SIM_TR_FLASH, "start #%u %s at 0x%08x (%u bytes), modelled %.5f ms", f->op_count, op_name(kind),
               addr, len, ms_of(duration));
+    publish_busy(f);
     sim_reschedule(f->sim);
 }
 
@@ -569,6 +572,7 @@ static void finish_op(struct flash *f, uint64_t at)
     f->op.kind = OP_NONE;
     f->sr &= ~SR_BSY;
     f->cr &= ~(CR_STRT | CR_OPTSTRT);
+    publish_busy(f);
     if (f->cr & CR_EOPIE)
         f->sr |= SR_EOP;
     update_irq(f);
@@ -589,6 +593,7 @@ static void interrupt_op(struct flash *f, uint64_t at, const char *why)
     f->op.kind = OP_NONE;
     f->sr &= ~SR_BSY;
     f->cr &= ~(CR_STRT | CR_OPTSTRT);
+    publish_busy(f);
 }
 
 static uint64_t cut_time(const struct flash *f)
@@ -665,6 +670,18 @@ static uint64_t busy_end(const struct flash *f)
 {
     uint64_t d = fast_deadline(f);
     return d < f->op.end_ps ? d : f->op.end_ps;
+}
+
+/* Tell the core which bank's fetches stall, and until when. */
+static void publish_busy(struct flash *f)
+{
+    if (!op_running(f)) {
+        sim_set_busy_region(f->sim, 0, 0, 0);
+        return;
+    }
+    uint32_t start = (f->op.banks & BANK1_BIT) ? SIM_FLASH_BASE : SIM_FLASH_BASE + SIM_FLASH_BANK_SIZE;
+    uint32_t end = (f->op.banks & BANK2_BIT) ? SIM_FLASH_BASE + SIM_FLASH_SIZE : SIM_FLASH_BASE + SIM_FLASH_BANK_SIZE;
+    sim_set_busy_region(f->sim, start, end, busy_end(f));
 }
 
 /* Software touched the flash interface while BSY: the bus waits for the operation. */
@@ -780,6 +797,7 @@ static void fast_write(struct flash *f, uint32_t addr, uint32_t value, unsigned 
         }
         wr32(f->op.data + f->op.row_words * 4u, value);
         f->op.row_words++;
+        publish_busy(f);
         sim_reschedule(f->sim);
         return;
     }
@@ -796,6 +814,7 @@ static void fast_write(struct flash *f, uint32_t addr, uint32_t value, unsigned 
         wr32(f->op.data, f->dw_low);
         wr32(f->op.data + 4, value);
         f->op.row_words = 2;
+        publish_busy(f);
         return;
     }
     if (!in_main(addr)) {
@@ -1383,6 +1402,7 @@ static void reload_after_load(struct flash *f)
 {
     f->op.kind = OP_NONE;
     f->sr &= ~SR_BSY;
+    publish_busy(f);
     sim_code_changed(f->sim, SIM_FLASH_BASE, SIM_FLASH_SIZE);
     sim_code_changed(f->sim, INFO1_BASE, INFO_SIZE);
     sim_code_changed(f->sim, FLASH_OB2_BASE, FLASH_OB_AREA_SIZE);

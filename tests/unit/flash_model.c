@@ -440,6 +440,47 @@ static void test_strt_without_operation_does_nothing(void **state)
     assert_int_equal(flash_op_count(sim), 0);
 }
 
+/* Firmware that unlocks FLASH_CR and writes it from the word at 0x20000000, then spins:
+ *   ldr r0, =0x40022000; ldr r1, =0x45670123; str r1, [r0, #8]; ldr r1, =0xCDEF89AB
+ *   str r1, [r0, #8]; mov.w r2, #0x20000000; ldr r1, [r2]; str r1, [r0, #0x14]; loop: b loop
+ * (assembled with arm-none-eabi-as -mcpu=cortex-m4 -mthumb) */
+static const uint8_t cr_writer[] = {
+    0x04, 0x48, 0x05, 0x49, 0x81, 0x60, 0x05, 0x49, 0x81, 0x60, 0x4f, 0xf0, 0x00, 0x52, 0x11, 0x68,
+    0x41, 0x61, 0xfe, 0xe7, 0x00, 0x20, 0x02, 0x40, 0x23, 0x01, 0x67, 0x45, 0xab, 0x89, 0xef, 0xcd,
+};
+
+/* Runs cr_writer from bank 1 for 1 ms of requested time; returns the virtual time that passed. */
+static uint64_t run_cr_writer(sim_t *sim, uint32_t cr_value)
+{
+    const uint32_t vectors[2] = {0x20001000u, SIM_FLASH_BASE + 0x101u};
+    assert_int_equal(sim_load_mem(sim, SIM_FLASH_BASE, vectors, sizeof vectors), 0);
+    assert_int_equal(sim_load_mem(sim, SIM_FLASH_BASE + 0x100, cr_writer, sizeof cr_writer), 0);
+    sim_reset(sim, SIM_RESET_POWER_ON, SIM_CAUSE_POWER_ON);
+    assert_int_equal(sim_load_mem(sim, SIM_SRAM1_BASE, &cr_value, 4), 0);
+    uint64_t start = sim_now(sim);
+    sim_run_for(sim, SIM_PS_PER_MS);
+    return sim_now(sim) - start;
+}
+
+static void test_cpu_keeps_running_while_other_bank_busy(void **state)
+{
+    sim_t *sim = *state;
+    uint64_t elapsed = run_cr_writer(sim, CR_PER | CR_BKER | (10u << 3) | CR_STRT);
+    assert_true(elapsed < FLASH_T_PAGE_ERASE_PS);
+    assert_int_equal(rd(sim, SR) & SR_BSY, SR_BSY);
+}
+
+static void test_cpu_fetch_stalls_on_busy_bank(void **state)
+{
+    sim_t *sim = *state;
+    const uint32_t junk = 0x12345678u;
+    assert_int_equal(sim_load_mem(sim, SIM_FLASH_BASE + 10 * SIM_FLASH_PAGE_SIZE, &junk, 4), 0);
+    uint64_t elapsed = run_cr_writer(sim, CR_PER | (10u << 3) | CR_STRT);
+    assert_true(elapsed >= FLASH_T_PAGE_ERASE_PS);
+    assert_int_equal(rd(sim, SR) & SR_BSY, 0);
+    assert_int_equal(rd(sim, SIM_FLASH_BASE + 10 * SIM_FLASH_PAGE_SIZE), 0xFFFFFFFFu);
+}
+
 /* ---------------------------------------------------------------- protection */
 
 static void test_wrp_area_refused(void **state)
@@ -657,6 +698,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stall_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cr_write_while_busy_waits_for_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strt_without_operation_does_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_keeps_running_while_other_bank_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_fetch_stalls_on_busy_bank, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrp_area_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_row_miserr, setup, teardown),
