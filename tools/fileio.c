@@ -45,7 +45,19 @@ uint8_t *fileio_read(const char *path, size_t max_len, size_t extra, size_t *len
     return buf;
 }
 
+static int write_atomic(const char *path, const uint8_t *data, size_t len, int private_file);
+
 int fileio_write_atomic(const char *path, const uint8_t *data, size_t len)
+{
+    return write_atomic(path, data, len, 0);
+}
+
+int fileio_write_atomic_private(const char *path, const uint8_t *data, size_t len)
+{
+    return write_atomic(path, data, len, 1);
+}
+
+static int write_atomic(const char *path, const uint8_t *data, size_t len, int private_file)
 {
     size_t tmp_len = strlen(path) + sizeof ".tmp-XXXXXX";
     char *tmp = malloc(tmp_len);
@@ -60,10 +72,13 @@ int fileio_write_atomic(const char *path, const uint8_t *data, size_t len)
         free(tmp);
         return -1;
     }
-    /* mkstemp makes the file 0600; give it the mode an ordinary create would. */
-    mode_t mask = umask(0);
-    umask(mask);
-    int ok = fchmod(fd, 0666 & ~mask) == 0;
+    /* mkstemp makes the file 0600; give a public file the mode an ordinary create would. */
+    int ok = 1;
+    if (!private_file) {
+        mode_t mask = umask(0);
+        umask(mask);
+        ok = fchmod(fd, 0666 & ~mask) == 0;
+    }
     size_t done = 0;
     while (ok && done < len) {
         ssize_t n = write(fd, data + done, len - done);

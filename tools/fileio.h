@@ -14,4 +14,7 @@ uint8_t *fileio_read(const char *path, size_t max_len, size_t extra, size_t *len
  * part. Returns 0, or -1 after printing why (and removing the temporary). */
 int fileio_write_atomic(const char *path, const uint8_t *data, size_t len);
 
+/* The same, readable by the owner only (secret keys). */
+int fileio_write_atomic_private(const char *path, const uint8_t *data, size_t len);
+
 #endif

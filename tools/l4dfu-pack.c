@@ -14,6 +14,7 @@
 #include "dfuse_file.h"
 #include "fileio.h"
 #include "l4image.h"
+#include "l4sig.h"
 
 #define MAX_INFO_FILE (64u * 1024 * 1024)
 #define DEFAULT_VENDOR 0x0483u
@@ -26,6 +27,7 @@ struct options {
     const char *bin_out;
     const char *dfu_out;
     const char *info;
+    const char *stamped;
     const char *version_text;
     bool slot_given;
     struct l4img_slot slot;
@@ -38,6 +40,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: l4dfu-pack --version X.Y.Z [--bin OUT.bin] [--dfu OUT.dfu] [options] IN.bin\n"
+            "       l4dfu-pack --stamped IN.bin --dfu OUT.dfu [options]\n"
             "       l4dfu-pack --info FILE [--slot a|b | --address ADDR --slot-size SIZE]\n"
             "\n"
             "Stamps the l4dfu metadata (magic, length, CRC, version) into an application\n"
@@ -52,6 +55,7 @@ static void usage(FILE *out)
             "  --device VID:PID     suffix IDs, hex (default %04x:%04x; ffff = any)\n"
             "  --bcd-device HEX     suffix bcdDevice (default %04x = any release)\n"
             "  --target-name NAME   DfuSe target name (default \"%s\")\n"
+            "  --stamped FILE       wrap an image stamped (and maybe signed) before, unchanged\n"
             "  --info FILE          print and check a .dfu or stamped .bin; exit 1 on any problem\n"
             "  --help\n",
             L4IMG_SLOT_A_BASE, L4IMG_SLOT_A_SIZE / 1024, L4IMG_SLOT_B_BASE, L4IMG_SLOT_B_SIZE / 1024,
@@ -142,29 +146,26 @@ static void print_hex(const uint8_t *p, size_t n)
 static void check_after_image(const uint8_t *data, size_t size, uint32_t length, const char *indent,
                               struct report *r)
 {
-    if (size == length) {
+    const uint8_t *key = NULL;
+    switch (l4sig_inspect(data, size, length, &key)) {
+    case L4SIG_NONE:
         printf("%ssignature:    none\n", indent);
         return;
-    }
-    if (size < length) {
+    case L4SIG_SHORT:
         problem(r, "%zu bytes present, the image states %" PRIu32, size, length);
         return;
-    }
-    const uint8_t *t = data + length;
-    if (size - length != L4IMG_SIG_TRAILER_SIZE || l4img_get32(t) != L4IMG_SIG_MAGIC) {
-        problem(r, "%zu bytes after the image's stated length %" PRIu32 " are not covered by its CRC",
+    case L4SIG_BAD_TRAILER:
+        problem(r, "%zu bytes after the image's stated length %" PRIu32 " are not covered by its CRC "
+                   "and are not a signature trailer",
                 size - length, length);
         return;
+    case L4SIG_VALID:
+    case L4SIG_INVALID:
+        break;
     }
-    if (l4img_get32(t + 4) != L4IMG_SIG_TRAILER_SIZE) {
-        problem(r, "signature trailer states size %" PRIu32 ", expected %u", l4img_get32(t + 4),
-                L4IMG_SIG_TRAILER_SIZE);
-        return;
-    }
+    bool valid = l4sig_inspect(data, size, length, &key) == L4SIG_VALID;
     printf("%ssignature:    ed25519, key ", indent);
-    print_hex(t + L4IMG_SIG_OFFSET_PUBLIC_KEY, L4IMG_SIG_PUBLIC_KEY_SIZE);
-    bool valid = crypto_sign_verify_detached(t + L4IMG_SIG_OFFSET_SIGNATURE, data, length,
-                                             t + L4IMG_SIG_OFFSET_PUBLIC_KEY) == 0;
+    print_hex(key, L4IMG_SIG_PUBLIC_KEY_SIZE);
     printf(", %s\n", valid ? "valid" : "INVALID");
     if (!valid)
         problem(r, "the signature does not verify with the key in the trailer");
@@ -370,8 +371,40 @@ static int run_pack(const struct options *opt)
     return rc;
 }
 
+/* A stamped image, maybe with a signature trailer, goes into the .dfu as it is. */
+static int run_wrap(const struct options *opt)
+{
+    size_t len;
+    uint8_t *buf = fileio_read(opt->stamped, MAX_INFO_FILE, 0, &len);
+    if (!buf)
+        return 1;
+    struct l4img_metadata meta;
+    struct l4img_diag diag = {{0}};
+    const uint8_t *key = NULL;
+    int rc = 1;
+    if (l4img_check(buf, len, &opt->slot, &meta, &diag) != L4IMG_OK)
+        fprintf(stderr, "error: %s: %s\n", opt->stamped, diag.message);
+    else if (len > opt->slot.size)
+        fprintf(stderr, "error: %s: %zu bytes do not fit the %" PRIu32 "-byte slot\n", opt->stamped, len,
+                opt->slot.size);
+    else {
+        enum l4sig_status sig = l4sig_inspect(buf, len, meta.length, &key);
+        if (sig == L4SIG_NONE || sig == L4SIG_VALID) {
+            rc = write_dfu(opt, buf, (uint32_t)len);
+            if (rc == 0)
+                printf("%s: %zu bytes at 0x%08" PRIX32 " (%s), %s\n", opt->stamped, len, opt->slot.base,
+                       slot_label(&opt->slot), sig == L4SIG_VALID ? "signed" : "unsigned");
+        } else
+            fprintf(stderr, "error: %s: %s\n", opt->stamped,
+                    sig == L4SIG_INVALID ? "its signature does not verify"
+                                         : "bytes after the stated length are not a signature trailer");
+    }
+    free(buf);
+    return rc;
+}
+
 enum { OPT_BIN = 256, OPT_DFU, OPT_INFO, OPT_VERSION, OPT_SLOT, OPT_ADDRESS, OPT_SLOT_SIZE, OPT_DEVICE,
-       OPT_BCD_DEVICE, OPT_TARGET_NAME, OPT_HELP };
+       OPT_BCD_DEVICE, OPT_TARGET_NAME, OPT_STAMPED, OPT_HELP };
 
 int main(int argc, char **argv)
 {
@@ -386,6 +419,7 @@ int main(int argc, char **argv)
         {"device", required_argument, NULL, OPT_DEVICE},
         {"bcd-device", required_argument, NULL, OPT_BCD_DEVICE},
         {"target-name", required_argument, NULL, OPT_TARGET_NAME},
+        {"stamped", required_argument, NULL, OPT_STAMPED},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -441,6 +475,7 @@ int main(int argc, char **argv)
             }
             break;
         case OPT_TARGET_NAME: opt.target_name = optarg; break;
+        case OPT_STAMPED: opt.stamped = optarg; break;
         case OPT_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -454,11 +489,18 @@ int main(int argc, char **argv)
         return 2;
     }
     if (opt.info) {
-        if (optind != argc || opt.bin_out || opt.dfu_out || opt.version_text) {
+        if (optind != argc || opt.bin_out || opt.dfu_out || opt.version_text || opt.stamped) {
             fprintf(stderr, "error: --info takes one file and no packing options\n");
             return 2;
         }
         return run_info(&opt);
+    }
+    if (opt.stamped) {
+        if (optind != argc || opt.bin_out || opt.version_text || !opt.dfu_out) {
+            fprintf(stderr, "error: --stamped takes one image, --dfu OUT, and neither --bin nor --version\n");
+            return 2;
+        }
+        return run_wrap(&opt);
     }
     if (optind + 1 != argc) {
         usage(stderr);

@@ -16,3 +16,5 @@ foreach(script tools_crosscheck tools_refusals)
   add_test(NAME ${script}
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/../e2e/${script}.sh $<TARGET_FILE:l4dfu-pack>)
 endforeach()
+add_test(NAME tools_sign
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/../e2e/tools_sign.sh $<TARGET_FILE:l4dfu-sign> $<TARGET_FILE:l4dfu-pack>)
