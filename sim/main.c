@@ -38,6 +38,7 @@ static void usage(FILE *f)
           "  --until-console TEXT    stop with status 0 once the console printed TEXT, else 1\n"
           "  --trace LIST            cpu,mem,irq,rcc,flash,gpio,usb,pwr,misc or all\n"
           "  --trace-file FILE       trace to FILE instead of stderr\n"
+          "  --timeline FILE         write milestones (resets, USB, console lines) with modelled time\n"
           "  --console FILE          console (USART) output to FILE instead of stdout\n"
           "  --flash-image FILE      keep flash and option bytes in FILE across runs\n"
           "  --power-cut-at WHEN     cut power at MS of modelled time, or at flash operation op:N\n"
@@ -97,7 +98,7 @@ int main(int argc, char **argv)
     bool stats = false, press_button = false, want_usb = false, diagnose_usb = false;
 
     enum { O_BOARD = 256, O_LOAD, O_RUN_FOR, O_UNTIL, O_TRACE, O_TRACE_FILE, O_CONSOLE, O_FLASH_IMAGE, O_POWER_CUT,
-           O_BUTTON, O_STRICT, O_NO_QUIRK, O_USB, O_DIAG, O_STATS, O_HELP };
+           O_BUTTON, O_STRICT, O_NO_QUIRK, O_USB, O_DIAG, O_STATS, O_HELP, O_TIMELINE };
     static const struct option opts[] = {
         {"board", required_argument, 0, O_BOARD},
         {"load", required_argument, 0, O_LOAD},
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
         {"diagnose-usb", no_argument, 0, O_DIAG},
         {"stats", no_argument, 0, O_STATS},
         {"help", no_argument, 0, O_HELP},
+        {"timeline", required_argument, 0, O_TIMELINE},
         {0, 0, 0, 0},
     };
     int c;
@@ -140,6 +142,7 @@ int main(int argc, char **argv)
         case O_UNTIL: until_console = optarg; break;
         case O_TRACE: cfg.trace_mask |= parse_trace(optarg); break;
         case O_TRACE_FILE: cfg.trace_file = optarg; break;
+        case O_TIMELINE: cfg.timeline_file = optarg; break;
         case O_CONSOLE: cfg.console_file = optarg; break;
         case O_FLASH_IMAGE: cfg.flash_image = optarg; break;
         case O_POWER_CUT: power_cut = optarg; break;

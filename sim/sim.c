@@ -65,6 +65,19 @@ void sim_trace(sim_t *sim, uint32_t category, const char *fmt, ...)
     va_end(ap);
 }
 
+void sim_event(sim_t *sim, const char *fmt, ...)
+{
+    if (!sim->timeline)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(sim->timeline, "%.3f ", (double)sim->now / (double)SIM_PS_PER_MS);
+    vfprintf(sim->timeline, fmt, ap);
+    fputc('\n', sim->timeline);
+    fflush(sim->timeline);
+    va_end(ap);
+}
+
 void sim_warn(sim_t *sim, const char *fmt, ...)
 {
     va_list ap;
@@ -137,6 +150,14 @@ void sim_console_putc(sim_t *sim, const char *source, uint8_t byte)
         fputc(byte, sim->console_out);
         if (byte == '\n')
             fflush(sim->console_out);
+    }
+    if (byte == '\n') {
+        size_t start = sim->console_line_start;
+        size_t end = sim->console_len - 1;
+        if (end > start && sim->console[end - 1] == '\r')
+            end--;
+        sim_event(sim, "console %.*s", (int)(end - start), sim->console + start);
+        sim->console_line_start = sim->console_len;
     }
     if (sim->console_wait && !sim->console_hit) {
         size_t wl = strlen(sim->console_wait);
@@ -719,6 +740,14 @@ sim_t *sim_create(const sim_config *cfg_in)
             return NULL;
         }
     }
+    if (sim->cfg.timeline_file) {
+        sim->timeline = fopen(sim->cfg.timeline_file, "w");
+        if (!sim->timeline) {
+            fprintf(stderr, "l4sim: cannot write timeline file %s: %s\n", sim->cfg.timeline_file, strerror(errno));
+            free(sim);
+            return NULL;
+        }
+    }
     if (sim->cfg.trace_file) {
         sim->trace = fopen(sim->cfg.trace_file, "w");
         if (!sim->trace) {
@@ -795,6 +824,8 @@ void sim_destroy(sim_t *sim)
         fflush(sim->console_out);
     if (sim->trace)
         fclose(sim->trace);
+    if (sim->timeline)
+        fclose(sim->timeline);
     free(sim->flash);
     free(sim->sram1);
     free(sim->sram2);
@@ -839,6 +870,7 @@ void sim_reset(sim_t *sim, enum sim_reset_kind kind, enum sim_reset_cause cause)
 {
     sim_trace(sim, SIM_TR_CPU, "reset: %s (%s)", kind == SIM_RESET_POWER_ON ? "power-on" : "system",
               cause_name(cause));
+    sim_event(sim, "reset %s", cause_name(cause));
     sim->last_cause = cause;
     sim->reset_pending = false;
     if (kind == SIM_RESET_POWER_ON) {

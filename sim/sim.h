@@ -117,6 +117,7 @@ typedef struct sim_config {
     const char *console_file; /* USART output; NULL: stdout */
     const char *flash_image;  /* persist flash + option bytes here (loaded if present) */
     bool usb_quirk_310a;      /* OTG_FS core 3.10a extra EP0 status words (default on) */
+    const char *timeline_file; /* milestones with modelled time; NULL: none */
 } sim_config;
 
 void sim_config_defaults(sim_config *cfg);
@@ -203,6 +204,10 @@ void sim_irq_pulse(sim_t *sim, unsigned irqn);
 /* ---- console and reporting ---- */
 void sim_console_putc(sim_t *sim, const char *source, uint8_t byte);
 const char *sim_console_text(const sim_t *sim); /* everything printed since power-on */
+
+/* Timeline (--timeline FILE): milestones with their modelled time, one per line, for
+ * reports such as `make demo` (resets, USB attach/enumerated/detach, console lines). */
+void sim_event(sim_t *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 bool sim_tracing(const sim_t *sim, uint32_t category);
 void sim_trace(sim_t *sim, uint32_t category, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -113,6 +113,8 @@ struct sim {
     bool console_hit;
 
     FILE *trace;
+    FILE *timeline;
+    size_t console_line_start; /* where the console line being printed began */
     unsigned bad_accesses;
 };
 
