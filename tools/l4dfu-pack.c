@@ -474,7 +474,14 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case OPT_TARGET_NAME: opt.target_name = optarg; break;
+        case OPT_TARGET_NAME:
+            /* Checked here, so a bad name cannot stop the .dfu after the .bin was written. */
+            if (strlen(optarg) >= DFUSE_TARGET_NAME_SIZE) {
+                fprintf(stderr, "error: --target-name is longer than %u characters\n", DFUSE_TARGET_NAME_SIZE - 1);
+                return 2;
+            }
+            opt.target_name = optarg;
+            break;
         case OPT_STAMPED: opt.stamped = optarg; break;
         case OPT_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;

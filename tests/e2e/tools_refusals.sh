@@ -64,6 +64,7 @@ refuse "version out of range" "not MAJOR.MINOR.PATCH" --version 1.256.0 --dfu ou
 refuse "no output" "nothing to write" --version 1.0.0 good.bin
 refuse "bad device" "VID:PID" --version 1.0.0 --device 0483 --dfu out.dfu good.bin
 refuse "unaligned address" "512-byte aligned" --version 1.0.0 --address 0x08004100 --slot-size 0x1000 --dfu out.dfu good.bin
+refuse "target name too long" "longer than 254" --version 1.0.0 --bin out.bin --dfu out.dfu --target-name "$(printf 'n%.0s' $(seq 255))" good.bin
 "$PACK" --version 1.0.0 --dfu good.dfu good.bin > /dev/null
 refuse ".dfu as input" "already a DfuSe file" --version 1.0.0 --bin out.bin good.dfu
 
