@@ -11,3 +11,9 @@ l4_unit_test(core_dfu_descriptors SOURCES ${L4_CORE_TESTS}/core_dfu_descriptors.
              ${L4_CORE_SRC}/dfu.c LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
 l4_unit_test(core_usbd SOURCES ${L4_CORE_TESTS}/core_usbd.c ${L4_CORE_USB}
              LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
+l4_unit_test(core_image SOURCES ${L4_CORE_TESTS}/core_image.c ${L4_CORE_SRC}/image.c
+             LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
+l4_unit_test(core_boot SOURCES ${L4_CORE_TESTS}/core_boot.c ${L4_CORE_SRC}/boot.c
+             INCLUDES ${L4_CORE_SRC})
+l4_unit_test(core_dfu_runtime SOURCES ${L4_CORE_TESTS}/core_dfu_runtime.c ${L4_CORE_USB}
+             ${L4_CORE_SRC}/dfu_runtime.c LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
