@@ -304,7 +304,7 @@ static void raise_error(struct flash *f, uint32_t bits, const char *fmt, ...)
     f->sr |= bits;
     if ((f->cr & CR_ERRIE) && (bits & ~SR_OPTVERR))
         f->sr |= SR_OPERR;
-    sim_trace(f->sim, SIM_TR_FLASH, "FLASH_SR %s: %s", names, why);
+    /* sim_warn also copies the line into the trace file. */
     sim_warn(f->sim, "FLASH_SR %s: %s", names, why);
     update_irq(f);
 }
@@ -1289,7 +1289,10 @@ void flash_power_cut_arm(sim_t *sim, uint64_t at_ps, unsigned at_nth_op)
         f->op.cut_ps = sim_now(sim) > f->op.start_ps + (f->op.end_ps - f->op.start_ps) / 2
                            ? sim_now(sim)
                            : f->op.start_ps + (f->op.end_ps - f->op.start_ps) / 2;
-    sim_trace(sim, SIM_TR_FLASH, "power cut armed: at %.6f ms / at operation #%u", ms_of(at_ps), at_nth_op);
+    if (at_ps)
+        sim_trace(sim, SIM_TR_FLASH, "power cut armed at %.6f ms", ms_of(at_ps));
+    if (at_nth_op)
+        sim_trace(sim, SIM_TR_FLASH, "power cut armed halfway through operation #%u", at_nth_op);
     sim_reschedule(sim);
 }
 
@@ -1407,6 +1410,8 @@ static void reload_after_load(struct flash *f)
     sim_code_changed(f->sim, INFO1_BASE, INFO_SIZE);
     sim_code_changed(f->sim, FLASH_OB2_BASE, FLASH_OB_AREA_SIZE);
     f->sr &= ~SR_OPTVERR;
+    if (ob_area_blank(f))
+        ob_store_factory(f);
     ob_load(f);
     memcpy(f->opt, f->opt_loaded, sizeof f->opt);
     update_irq(f);
