@@ -234,8 +234,8 @@ static bool in_otp(uint32_t addr)
     return addr >= SIM_OTP_BASE && addr - SIM_OTP_BASE < SIM_OTP_SIZE;
 }
 
-/* Bank index (0, 1) of a main-array address. Bank swap (SYSCFG FB_MODE) is not modelled:
- * 0x08000000 is always bank 1. */
+/* Bank index (0, 1) of a physical main-array address. The core hands this model physical
+ * addresses (FB_MODE bank swap already undone), so 0x08000000 is always bank 1 here. */
 static unsigned bank_of(uint32_t addr)
 {
     return (addr - SIM_FLASH_BASE) / SIM_FLASH_BANK_SIZE;

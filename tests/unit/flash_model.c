@@ -18,6 +18,8 @@
 #define OPTR    (FLASH_REG_BASE + 0x20)
 #define WRP1AR  (FLASH_REG_BASE + 0x2C)
 #define WRP2AR  (FLASH_REG_BASE + 0x4C)
+#define PCROP1SR (FLASH_REG_BASE + 0x24)
+#define PCROP1ER (FLASH_REG_BASE + 0x28)
 
 #define SR_EOP     (1u << 0)
 #define SR_OPERR   (1u << 1)
@@ -511,6 +513,40 @@ static void test_wrp_area_refused(void **state)
     assert_int_equal(rd(sim, SR) & (SR_WRPERR | SR_BSY), SR_BSY);
 }
 
+static void test_pcrop_area_refused(void **state)
+{
+    sim_t *sim = *state;
+    /* Double words 0x100..0x1FF of bank 1 = page 1 (0x08000800..0x08000FFF). */
+    unlock_options(sim);
+    wr(sim, PCROP1SR, 0x100);
+    wr(sim, PCROP1ER, 0x1FF);
+    wr(sim, CR, CR_OPTSTRT);
+    wait_idle(sim);
+    sim_reset(sim, SIM_RESET_POWER_ON, SIM_CAUSE_POWER_ON);
+    unlock(sim);
+    wr(sim, CR, CR_PG);
+    wr(sim, SIM_FLASH_BASE + 0xFF8, 0);
+    wr(sim, SIM_FLASH_BASE + 0xFFC, 0);
+    assert_int_equal(rd(sim, SR) & (SR_WRPERR | SR_BSY), SR_WRPERR);
+    wr(sim, SR, SR_ERRORS);
+    wr(sim, SIM_FLASH_BASE + 0x1000, 0); /* page 2: outside */
+    wr(sim, SIM_FLASH_BASE + 0x1004, 0);
+    assert_int_equal(rd(sim, SR) & (SR_WRPERR | SR_BSY), SR_BSY);
+}
+
+static void test_rdp_level2_freezes_options(void **state)
+{
+    sim_t *sim = *state;
+    program_options_and_power_cycle(sim, OPTR, (FLASH_OPTR_FACTORY & ~0xFFu) | 0xCC);
+    assert_int_equal(flash_rdp_level(sim), 2);
+    unlock_options(sim);
+    wr(sim, OPTR, FLASH_OPTR_FACTORY);
+    wr(sim, CR, CR_OPTSTRT);
+    assert_int_equal(rd(sim, SR) & SR_BSY, 0);
+    sim_reset(sim, SIM_RESET_POWER_ON, SIM_CAUSE_POWER_ON);
+    assert_int_equal(flash_rdp_level(sim), 2);
+}
+
 /* ---------------------------------------------------------------- fast programming */
 
 static void fast_row(sim_t *sim, uint32_t row, unsigned words)
@@ -701,6 +737,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cpu_keeps_running_while_other_bank_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpu_fetch_stalls_on_busy_bank, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrp_area_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pcrop_area_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rdp_level2_freezes_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_row_miserr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fast_row_out_of_order, setup, teardown),
