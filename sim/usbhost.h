@@ -46,6 +46,9 @@ struct usbh_xfer {
     uint64_t deadline_;
     uint32_t stage_;
     uint32_t offset_;
+    uint64_t retry_at_;  /* not before this virtual time (NAK retry, interrupt interval) */
+    uint32_t errors_;    /* consecutive transaction errors (three strikes) */
+    uint8_t toggle_;     /* control transfers: next data PID */
 };
 
 /* Create the host and plug it into the board's USB connector (VBUS on). */
