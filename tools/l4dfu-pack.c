@@ -237,7 +237,9 @@ static void info_dfuse(const uint8_t *buf, size_t len, const struct options *opt
             if (target->alt_setting != 0)
                 continue;
             uint64_t boot_end = (uint64_t)L4IMG_BOOTLOADER_BASE + L4IMG_BOOTLOADER_SIZE;
-            if (el->size > 0 && el->address < boot_end && end > L4IMG_BOOTLOADER_BASE) {
+            /* An explicit --address describes another layout (say, an image for ST's ROM
+             * bootloader), so the l4dfu bootloader's own region rule does not apply. */
+            if (!opt->address_given && el->size > 0 && el->address < boot_end && end > L4IMG_BOOTLOADER_BASE) {
                 problem(r, "target %u element %" PRIu32 " writes into the bootloader region 0x%08X..0x%08" PRIX64
                            ", which the bootloader refuses",
                         t, e, L4IMG_BOOTLOADER_BASE, boot_end - 1);
