@@ -1,6 +1,7 @@
 # Host tools: image metadata and the DfuSe reader/writer (library l4tools from tools/tools.cmake).
 l4_unit_test(tools_image SOURCES ${CMAKE_CURRENT_LIST_DIR}/tools_image.c LIBS l4tools)
 l4_unit_test(tools_dfuse SOURCES ${CMAKE_CURRENT_LIST_DIR}/tools_dfuse.c LIBS l4tools)
+l4_unit_test(tools_sig SOURCES ${CMAKE_CURRENT_LIST_DIR}/tools_sig.c LIBS l4tools)
 
 # The packer's image checker and the bootloader's (firmware/core/image.c) must agree.
 set(L4_CORE_IMAGE ${CMAKE_CURRENT_LIST_DIR}/../../firmware/core/image.c)
