@@ -65,6 +65,21 @@ echo "== with dfuse-pack's target name and bcdDevice, the two files are byte for
 "$PACK" --version 1.2.3 --dfu same.dfu --target-name 'ST...' --bcd-device 0 app.bin > /dev/null
 cmp same.dfu theirs.dfu || fail "l4dfu-pack and dfuse-pack disagree on the bytes"
 
+echo "== several targets and elements: both readers list the same ones"
+head -c 300 app.bin > small.bin
+dfuse-pack -b 0x08004000:app-stamped.bin -b 0x08010000:small.bin -b 0x1FFF7800@1:small.bin multi.dfu > /dev/null
+dfuse-pack -d multi.dfu > multi.dump 2>&1
+expect_not_in multi.dump "ERROR"
+"$PACK" --info multi.dfu > multi.info || { cat multi.info; fail "--info refused a multi-target file"; }
+expect_in multi.info "result: ok (with warnings)"
+sed -n 's/^  [0-9]*, address: \(0x[0-9a-f]*\), size: \([0-9]*\)$/\1 \2/p' multi.dump > theirs.list
+sed -n 's/^  element [0-9]*: address \(0x[0-9A-F]*\), size \([0-9]*\),.*/\1 \2/p' multi.info | tr 'A-F' 'a-f' |
+    sed 's/^0x/0x/' > ours.list
+[ "$(wc -l < ours.list)" -eq 3 ] || { cat multi.info; fail "expected 3 elements"; }
+diff -u theirs.list ours.list || fail "the element lists differ"
+grep -c "alt setting" multi.dump | grep -qx 2 || fail "dfuse-pack did not make two targets"
+expect_in multi.info "target 1: alt 1"
+
 echo "== a file both tools call broken"
 python3 - <<'EOF'
 data = bytearray(open('app.dfu', 'rb').read())
