@@ -464,7 +464,9 @@ static bool bvalid_now(struct otgfs *o)
 {
     if (o->gotgctl & GOTGCTL_BVALOEN)
         return (o->gotgctl & GOTGCTL_BVALOVAL) != 0;
-    return (o->gccfg & GCCFG_VBDEN) && gpio_pin_level(o->sim, 'A', 9);
+    /* VBUS sensing is one of PA9's additional functions: the comparator sees the pin
+     * whatever its GPIO mode, so this is the cable's VBUS, not IDR. */
+    return (o->gccfg & GCCFG_VBDEN) && o->vbus;
 }
 
 bool otgfs_clock_accurate(sim_t *sim, const char **why)
@@ -511,7 +513,7 @@ static const char *blocker(struct otgfs *o)
         return "OTG_FS GUSBCFG.FHMOD is 1: the core is forced into host mode";
     if (!bvalid_now(o)) {
         if (o->gccfg & GCCFG_VBDEN)
-            return "OTG_FS B-session not valid: GCCFG.VBDEN is 1 but PA9 (VBUS) is low";
+            return "OTG_FS B-session not valid: GCCFG.VBDEN is 1 but there is no VBUS on PA9 (cable unplugged?)";
         return "OTG_FS B-session not valid: GCCFG.VBDEN is 0 and GOTGCTL.BVALOEN/BVALOVAL do not override it";
     }
     if (o->dctl & DCTL_SDIS)
@@ -1182,8 +1184,13 @@ static void trace_data(struct otgfs *o, const char *what, uint8_t addr, unsigned
         p += (unsigned)snprintf(hex + p, sizeof hex - p, "%s%02x", i ? " " : "", data[i]);
     if (len > n)
         snprintf(hex + p, sizeof hex - p, " ...");
-    sim_trace(o->sim, SIM_TR_USB, "USB frame %u  %-5s addr %u ep%u DATA%u len %u [%s] -> %s%s%s", o->fnsof, what,
-              addr, ep, pid, len, hex, result_name(r), note ? "  " : "", note ? note : "");
+    /* an IN that the device did not answer with data carries no data packet */
+    if (!data && strcmp(what, "IN") == 0)
+        sim_trace(o->sim, SIM_TR_USB, "USB frame %u  %-5s addr %u ep%u -> %s%s%s", o->fnsof, what, addr, ep,
+                  result_name(r), note ? "  " : "", note ? note : "");
+    else
+        sim_trace(o->sim, SIM_TR_USB, "USB frame %u  %-5s addr %u ep%u DATA%u len %u [%s] -> %s%s%s", o->fnsof,
+                  what, addr, ep, pid, len, hex, result_name(r), note ? "  " : "", note ? note : "");
 }
 
 enum otg_wire_result otgfs_wire_setup(sim_t *sim, uint8_t addr, const uint8_t setup[8])
