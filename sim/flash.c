@@ -427,6 +427,7 @@ static void ob_store_factory(struct flash *f)
  * match sets OPTVERR and loads as all ones (RDP then reads level 1; a modelled choice). */
 static void ob_load(struct flash *f)
 {
+    bool changed = false;
     for (unsigned i = 0; i < O_COUNT; i++) {
         uint32_t value = mem_word(f, opt_desc[i].ob_addr);
         uint32_t check = mem_word(f, opt_desc[i].ob_addr + 4);
@@ -435,11 +436,16 @@ static void ob_load(struct flash *f)
                         opt_desc[i].name, opt_desc[i].ob_addr, value, check);
             value = 0xFFFFFFFFu;
         }
-        f->opt_loaded[i] = (value & opt_desc[i].writable) | (opt_desc[i].factory & ~opt_desc[i].writable);
-        f->opt[i] = f->opt_loaded[i];
+        uint32_t loaded = (value & opt_desc[i].writable) | (opt_desc[i].factory & ~opt_desc[i].writable);
+        changed = changed || loaded != f->opt_loaded[i];
+        f->opt_loaded[i] = loaded;
+        f->opt[i] = loaded;
     }
-    sim_trace(f->sim, SIM_TR_FLASH, "option bytes loaded: OPTR=0x%08x WRP1A=0x%08x WRP1B=0x%08x WRP2A=0x%08x WRP2B=0x%08x",
-              f->opt[O_OPTR], f->opt[O_WRP1AR], f->opt[O_WRP1BR], f->opt[O_WRP2AR], f->opt[O_WRP2BR]);
+    /* Every power-on reloads the same values; say so only when something changed. */
+    if (changed || f->obl_pending)
+        sim_trace(f->sim, SIM_TR_FLASH,
+                  "option bytes loaded: OPTR=0x%08x WRP1A=0x%08x WRP1B=0x%08x WRP2A=0x%08x WRP2B=0x%08x",
+                  f->opt[O_OPTR], f->opt[O_WRP1AR], f->opt[O_WRP1BR], f->opt[O_WRP2AR], f->opt[O_WRP2BR]);
 }
 
 static unsigned rdp_level_of(uint32_t optr)
