@@ -166,6 +166,7 @@ struct rcc {
     /* last clock configuration checked against the voltage range and flash latency */
     uint32_t checked_hclk, checked_sysclk;
     unsigned checked_range, checked_latency;
+    uint32_t timed_hclk; /* HCLK the core was last told about */
     char why[200];
 };
 
@@ -418,7 +419,12 @@ static void sync(struct rcc *r)
         r->sws = sw;
     }
     uint32_t sysclk = src_hz(r, r->sws);
-    check_limits(r, sysclk, sysclk / hpre_div(r->cfgr));
+    uint32_t hclk = sysclk / hpre_div(r->cfgr);
+    if (hclk != r->timed_hclk) {
+        r->timed_hclk = hclk;
+        sim_reschedule(r->sim); /* the core re-reads the CPU clock for instruction timing */
+    }
+    check_limits(r, sysclk, hclk);
 }
 
 /* ---- register access ---- */
