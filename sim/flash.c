@@ -13,17 +13,18 @@
  * | 18  | ECCR     | 0x00000000   | ECCIE 24 kept; ECCC 30/ECCD 31 W1C (unverified), never raised: no ECC faults modelled |
  * | 1C  | -        |              | reserved |
  * | 20  | OPTR     | from OB      | factory 0xFFEFF8AA; writable bits 0x03BF77FF |
- * | 24  | PCROP1SR | from OB      | STRT[15:0] in double words from the bank start (offset base unverified) |
- * | 28  | PCROP1ER | from OB      | END[15:0], PCROP_RDP 31 |
- * | 2C  | WRP1AR   | from OB      | STRT[7:0], END[23:16] page index; STRT>END = off |
+ * | 24  | PCROP1SR | from OB      | factory 0xFFFFFFFF (unverified); STRT[15:0] in double words from the bank start (offset base unverified) |
+ * | 28  | PCROP1ER | from OB      | factory 0x7FFF0000 (unverified); END[15:0], PCROP_RDP 31 |
+ * | 2C  | WRP1AR   | from OB      | factory 0xFF00FFFF (unverified); STRT[7:0], END[23:16] page index; STRT>END = off |
  * | 30  | WRP1BR   | from OB      | as WRP1AR |
  * | 34-40 | -      |              | reserved |
- * | 44  | PCROP2SR | from OB      | bank 2 |
- * | 48  | PCROP2ER | from OB      | bank 2 |
- * | 4C  | WRP2AR   | from OB      | bank 2 |
- * | 50  | WRP2BR   | from OB      | bank 2 |
- * Option-register factory values other than OPTR, and reserved bits reading as 1,
- * come from Black Magic Debug's table of L47x defaults (unverified).
+ * | 44  | PCROP2SR | from OB      | bank 2, as PCROP1SR |
+ * | 48  | PCROP2ER | from OB      | bank 2, as PCROP1ER |
+ * | 4C  | WRP2AR   | from OB      | bank 2, as WRP1AR |
+ * | 50  | WRP2BR   | from OB      | bank 2, as WRP1AR |
+ * Factory values other than OPTR: protection off, as in Black Magic Debug's table of L47x
+ * defaults; reserved bits read as 1 (unverified). Option bytes load at power-on and after
+ * OBL_LAUNCH only; a system reset restores the values of the last load.
  */
 #include "flash.h"
 
