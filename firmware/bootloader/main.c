@@ -8,6 +8,11 @@
 #include "usbd.h"
 #include "usbd_port.h"
 
+/* Where the CPU sees slot A; the host test of this file points it at its fake flash. */
+#ifndef L4DFU_SLOT_A_MEMORY
+#define L4DFU_SLOT_A_MEMORY ((const uint8_t *)L4DFU_SLOT_A_BASE)
+#endif
+
 /* After a DfuSe leave: reset, so the new image goes through the same checks as any boot. */
 static void leave_dfu(void)
 {
@@ -24,7 +29,7 @@ int main(void)
         .power_on_reset = target_reset_was_power_on(),
         .handshake = target_handshake_read(),
         .button_pressed = target_button_pressed(),
-        .app_valid = image_check((const uint8_t *)L4DFU_SLOT_A_BASE, L4DFU_SLOT_A_BASE,
+        .app_valid = image_check(L4DFU_SLOT_A_MEMORY, L4DFU_SLOT_A_BASE,
                                  slot_size, target_crc32_update) == IMAGE_OK,
         .boot_count = target_bootcount_read(),
     };

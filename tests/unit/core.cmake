@@ -17,3 +17,12 @@ l4_unit_test(core_boot SOURCES ${L4_CORE_TESTS}/core_boot.c ${L4_CORE_SRC}/boot.
              INCLUDES ${L4_CORE_SRC})
 l4_unit_test(core_dfu_runtime SOURCES ${L4_CORE_TESTS}/core_dfu_runtime.c ${L4_CORE_USB}
              ${L4_CORE_SRC}/dfu_runtime.c LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
+
+# The bootloader's main() itself, renamed, reading slot A from the fake flash.
+set(L4_BOOTLOADER_MAIN ${CMAKE_SOURCE_DIR}/firmware/bootloader/main.c)
+l4_unit_test(core_bootloader SOURCES ${L4_CORE_TESTS}/core_bootloader.c ${L4_CORE_USB}
+             ${L4_CORE_SRC}/dfu.c ${L4_CORE_SRC}/boot.c ${L4_CORE_SRC}/image.c
+             ${L4_BOOTLOADER_MAIN} LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
+set_source_files_properties(${L4_BOOTLOADER_MAIN} PROPERTIES
+  COMPILE_DEFINITIONS "main=bootloader_main;L4DFU_SLOT_A_MEMORY=fake_memory(L4DFU_SLOT_A_BASE)"
+  COMPILE_OPTIONS "-include;${L4_CORE_TESTS}/core_fakes.h")

@@ -47,8 +47,8 @@ uint32_t target_flash_page_size(void) { return FAKE_PAGE_SIZE; }
 uint32_t target_flash_bank_size(void) { return chip.flash_size / 2; }
 void target_init(void) {}
 uint32_t target_millis(void) { return 0; }
-bool target_button_pressed(void) { return false; }
-bool target_reset_was_power_on(void) { return false; }
+bool target_button_pressed(void) { return chip.button; }
+bool target_reset_was_power_on(void) { return chip.power_on; }
 uint32_t target_handshake_read(void) { return chip.handshake; }
 void target_handshake_write(uint32_t value) { chip.handshake = value; }
 uint32_t target_bootcount_read(void) { return chip.bootcount; }
@@ -214,12 +214,18 @@ enum target_flash_status target_flash_read_unprotect(void)
 
 void usbd_port_init(void)
 {
+    void (*hook)(void) = port.poll_hook;
     memset(&port, 0, sizeof port);
+    port.poll_hook = hook;
     port.initialised = true;
 }
 void usbd_port_connect(bool on) { port.connected = on; }
 void usbd_port_deinit(void) { port.initialised = false; port.connected = false; }
-void usbd_port_poll(void) {}
+void usbd_port_poll(void)
+{
+    if (port.poll_hook != NULL)
+        port.poll_hook();
+}
 void usbd_port_set_address(uint8_t addr) { port.address = addr; }
 void usbd_port_ep_open(uint8_t ep, enum usbd_ep_type type, uint16_t max_packet)
 {

@@ -43,6 +43,7 @@ struct fake_chip {
     enum target_flash_status pending;
 
     uint32_t handshake, bootcount;
+    bool button, power_on;
     unsigned resets;
     jmp_buf *reset_jump; /* target_reset / target_start_image longjmp here */
     uint32_t started_image;
@@ -71,6 +72,7 @@ struct fake_port {
     bool out_armed;
     uint8_t *out_buf;
     size_t out_len;
+    void (*poll_hook)(void); /* what usbd_port_poll does: the test's host acting */
 };
 extern struct fake_port port;
 
