@@ -2,13 +2,13 @@
  *
  * | off | register | reset      | notes |
  * |-----|----------|------------|-------|
- * | 00  | IMR1     | 0xFF820000 | the direct lines 17, 23..31 start unmasked (unverified: QEMU's L4x5 model uses 0x1F840000) |
+ * | 00  | IMR1     | 0xFF820000 | the direct lines 17, 23..31 start unmasked (QEMU's RM0351-based model agrees) |
  * | 04  | EMR1     | 0x00000000 | stored; events (not interrupts) are not modelled |
  * | 08  | RTSR1    | 0x00000000 | rising-edge trigger, configurable lines 0..16, 18..22 |
  * | 0C  | FTSR1    | 0x00000000 | falling-edge trigger |
- * | 10  | SWIER1   | 0x00000000 | writing 1 raises the line's pending bit; reads back until PR1 is cleared |
+ * | 10  | SWIER1   | 0x00000000 | writing 1 raises the pending bit of an unmasked line; reads back until PR1 is cleared |
  * | 14  | PR1      | 0x00000000 | pending, write 1 to clear |
- * | 20  | IMR2     | 0x00000087 | stored (unverified) |
+ * | 20  | IMR2     | 0x00000087 | stored (QEMU agrees) |
  * | 24-34 | EMR2, RTSR2, FTSR2, SWIER2, PR2 | 0 | stored; no line 32..39 source is modelled |
  *
  * Only GPIO lines drive edges here: lines 0..4 raise IRQ 6..10, 5..9 IRQ 23, 10..15 IRQ 40
@@ -25,8 +25,8 @@
 
 struct exti {
     sim_t *sim;
-    uint32_t imr1, emr1, rtsr1, ftsr1, pr1;
-    uint32_t imr2, emr2, rtsr2, ftsr2, pr2;
+    uint32_t imr1, emr1, rtsr1, ftsr1, swier1, pr1;
+    uint32_t imr2, emr2, rtsr2, ftsr2, swier2, pr2;
 };
 
 static const struct {
@@ -53,13 +53,13 @@ static uint32_t exti_read(void *self, uint32_t offset, unsigned size)
     case 0x04: v = e->emr1; break;
     case 0x08: v = e->rtsr1; break;
     case 0x0C: v = e->ftsr1; break;
-    case 0x10: v = 0; break; /* SWIER bits read as 0 once the line is taken (PR set) */
+    case 0x10: v = e->swier1; break;
     case 0x14: v = e->pr1; break;
     case 0x20: v = e->imr2; break;
     case 0x24: v = e->emr2; break;
     case 0x28: v = e->rtsr2; break;
     case 0x2C: v = e->ftsr2; break;
-    case 0x30: v = 0; break;
+    case 0x30: v = e->swier2; break;
     case 0x34: v = e->pr2; break;
     default: return sim_bad_access(e->sim, "EXTI", EXTI_BASE + offset, false, 0);
     }
@@ -83,14 +83,26 @@ static void exti_write(void *self, uint32_t offset, uint32_t value, unsigned siz
     case 0x04: e->emr1 = value; break;
     case 0x08: e->rtsr1 = value & CONFIGURABLE1; break;
     case 0x0C: e->ftsr1 = value & CONFIGURABLE1; break;
-    case 0x10: e->pr1 |= value & CONFIGURABLE1 & e->imr1; break;
-    case 0x14: e->pr1 &= ~value; break;
+    case 0x10:
+        e->swier1 = value & CONFIGURABLE1;
+        e->pr1 |= e->swier1 & e->imr1;
+        break;
+    case 0x14:
+        e->pr1 &= ~value;
+        e->swier1 &= ~value;
+        break;
     case 0x20: e->imr2 = value & 0xFFu; break;
     case 0x24: e->emr2 = value & 0xFFu; break;
     case 0x28: e->rtsr2 = value & 0x78u; break;
     case 0x2C: e->ftsr2 = value & 0x78u; break;
-    case 0x30: e->pr2 |= value & 0x78u & e->imr2; break;
-    case 0x34: e->pr2 &= ~value; break;
+    case 0x30:
+        e->swier2 = value & 0x78u;
+        e->pr2 |= e->swier2 & e->imr2;
+        break;
+    case 0x34:
+        e->pr2 &= ~value;
+        e->swier2 &= ~value;
+        break;
     default: sim_bad_access(e->sim, "EXTI", EXTI_BASE + offset, true, value); return;
     }
     sim_trace(e->sim, SIM_TR_MISC, "EXTI write 0x%02x = 0x%08x", off, value);
@@ -102,9 +114,9 @@ static void exti_reset(void *self, enum sim_reset_kind kind)
     (void)kind;
     struct exti *e = self;
     e->imr1 = 0xFF820000u;
-    e->emr1 = e->rtsr1 = e->ftsr1 = e->pr1 = 0;
+    e->emr1 = e->rtsr1 = e->ftsr1 = e->swier1 = e->pr1 = 0;
     e->imr2 = 0x00000087u;
-    e->emr2 = e->rtsr2 = e->ftsr2 = e->pr2 = 0;
+    e->emr2 = e->rtsr2 = e->ftsr2 = e->swier2 = e->pr2 = 0;
     update_irqs(e);
 }
 
@@ -136,7 +148,7 @@ void exti_gpio_edge(sim_t *sim, char port, unsigned pin, bool level)
     bool take = level ? (e->rtsr1 & bit) : (e->ftsr1 & bit);
     if (!take)
         return;
-    /* the pending bit latches only for unmasked lines; masked edges are forgotten (unverified) */
+    /* the pending bit latches only for unmasked lines; masked edges are forgotten (as QEMU's model) */
     if (e->imr1 & bit) {
         e->pr1 |= bit;
         sim_trace(sim, SIM_TR_MISC, "EXTI line %u %s edge from P%c%u: pending", pin, level ? "rising" : "falling",

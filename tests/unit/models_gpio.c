@@ -26,6 +26,9 @@
 #define BRR 0x28
 #define SYSCFG_MEMRMP 0x40010000u
 #define SYSCFG_EXTICR4 0x40010014u
+#define SYSCFG_SCSR 0x40010018u
+#define SYSCFG_SKR 0x40010024u
+#define EXTI_SWIER1 0x40010410u
 #define EXTI_IMR1 0x40010400u
 #define EXTI_RTSR1 0x40010408u
 #define EXTI_FTSR1 0x4001040Cu
@@ -273,6 +276,39 @@ static void memrmp_remaps_address_zero(void **state)
     assert_int_equal(zero_word, flash_word);
 }
 
+static void swier_raises_unmasked_lines(void **state)
+{
+    sim_t *sim = *state;
+    wr(sim, EXTI_IMR1, rd(sim, EXTI_IMR1) | (1u << 3));
+    wr(sim, EXTI_SWIER1, (1u << 3) | (1u << 4)); /* line 4 is masked */
+    assert_int_equal(rd(sim, EXTI_PR1), 1u << 3);
+    assert_true(irq_pending(sim, 9)); /* EXTI3 */
+    assert_false(irq_pending(sim, 10));
+    wr(sim, EXTI_PR1, 1u << 3);
+    assert_int_equal(rd(sim, EXTI_PR1), 0);
+    assert_int_equal(rd(sim, EXTI_SWIER1) & (1u << 3), 0);
+}
+
+static void sram2_erase_needs_keys(void **state)
+{
+    sim_t *sim = *state;
+    const uint32_t pattern = 0xA5A5A5A5u;
+    uint32_t word = 0;
+    assert_int_equal(sim_load_mem(sim, SIM_SRAM2_BASE + 0x100, &pattern, 4), 0);
+    set_bits(sim, RCC_APB2ENR, SYSCFGEN);
+    warnings_begin();
+    wr(sim, SYSCFG_SCSR, 1); /* SRAM2ER without the SKR keys */
+    assert_non_null(strstr(warnings_end(), "SKR"));
+    sim_read_mem(sim, SIM_SRAM2_BASE + 0x100, &word, 4);
+    assert_int_equal(word, pattern);
+    wr(sim, SYSCFG_SKR, 0xCA);
+    wr(sim, SYSCFG_SKR, 0x53);
+    wr(sim, SYSCFG_SCSR, 1);
+    sim_read_mem(sim, SIM_SRAM2_BASE + 0x100, &word, 4);
+    assert_int_equal(word, 0);
+    assert_int_equal(rd(sim, SYSCFG_SCSR) & 2u, 0); /* not busy */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +320,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(lckr_sequence_locks_pins, setup, teardown),
         cmocka_unit_test_setup_teardown(tamper_button_raises_exti15_10, setup, teardown),
         cmocka_unit_test_setup_teardown(memrmp_remaps_address_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(swier_raises_unmasked_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(sram2_erase_needs_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
