@@ -1,5 +1,7 @@
 #include "dfu.h"
 
+#include <string.h>
+
 #include "image.h"
 #include "target.h"
 
@@ -370,11 +372,6 @@ static void queue_mass_erase(void)
     queue_erase(L4DFU_SLOT_A_BASE, target_flash_base() + bank, dual ? 2 : 0);
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* A DNLOAD data stage arrived: decide the work; its errors are reported by GETSTATUS,
  * as DfuSe hosts expect. false = a malformed request (STALL). */
 static bool queue_dnload(uint16_t block, uint16_t len)
@@ -384,7 +381,8 @@ static bool queue_dnload(uint16_t block, uint16_t len)
     dfu.job_result = DFU_OK;
     if (block == 0) {
         uint8_t cmd = dfu.buf[0];
-        uint32_t addr = le32(&dfu.buf[1]);
+        uint32_t addr;
+        memcpy(&addr, &dfu.buf[1], sizeof addr); /* little endian, like the wire */
         if (len == 1 && cmd == DFUSE_CMD_ERASE) {
             if (dfu.alt != 0)
                 dfu.job_result = DFU_ERR_TARGET;
@@ -507,18 +505,30 @@ static void get_status(void)
     dfu.reply[5] = 0;
 }
 
+#define IN_STATE(s) (1u << DFU_STATE_##s)
+/* Where each request is valid (DFU 1.1 state table; GETSTATUS in dfuDNBUSY is the poll
+ * that arrives once bwPollTimeout has passed). */
+static const uint16_t valid_in[DFU_ABORT + 1] = {
+    [DFU_DETACH] = 0,
+    [DFU_DNLOAD] = IN_STATE(IDLE) | IN_STATE(DNLOAD_IDLE),
+    [DFU_UPLOAD] = IN_STATE(IDLE) | IN_STATE(UPLOAD_IDLE),
+    [DFU_GETSTATUS] = 0x7FFu & ~IN_STATE(MANIFEST_WAIT_RESET),
+    [DFU_CLRSTATUS] = IN_STATE(ERROR),
+    [DFU_GETSTATE] = 0x7FFu & ~(IN_STATE(DNBUSY) | IN_STATE(MANIFEST_WAIT_RESET)),
+    [DFU_ABORT] = IN_STATE(IDLE) | IN_STATE(DNLOAD_IDLE) | IN_STATE(UPLOAD_IDLE),
+};
+
 static bool dfu_setup(const struct usbd_setup *r, uint8_t **data, uint16_t *len)
 {
     static const uint8_t in_requests = 1u << DFU_UPLOAD | 1u << DFU_GETSTATUS | 1u << DFU_GETSTATE;
-    uint8_t st = dfu.state;
-    bool idle = st == DFU_STATE_IDLE;
-    if (r->bRequest > DFU_ABORT ||
-        ((r->bmRequestType & USBD_DIR_IN) != 0) != ((in_requests >> r->bRequest) & 1u))
+    uint8_t req = r->bRequest;
+    if (req > DFU_ABORT || ((valid_in[req] >> dfu.state) & 1u) == 0 ||
+        ((r->bmRequestType & USBD_DIR_IN) != 0) != ((in_requests >> req) & 1u))
         return refuse();
 
-    switch (r->bRequest) {
+    switch (req) {
     case DFU_DNLOAD:
-        if ((!idle && st != DFU_STATE_DNLOAD_IDLE) || r->wLength > DFU_TRANSFER_SIZE)
+        if (r->wLength > DFU_TRANSFER_SIZE)
             return refuse();
         if (r->wLength == 0) {
             /* DfuSe "leave", accepted in dfuIDLE too: dfu-util sends it there after a
@@ -529,37 +539,22 @@ static bool dfu_setup(const struct usbd_setup *r, uint8_t **data, uint16_t *len)
         *data = dfu.buf;
         return true;
     case DFU_UPLOAD:
-        if (!idle && st != DFU_STATE_UPLOAD_IDLE)
-            return refuse();
         return upload(r, data, len);
     case DFU_GETSTATUS:
-        if (st == DFU_STATE_MANIFEST_WAIT_RESET)
-            return refuse();
         get_status();
-        *data = dfu.reply;
         *len = 6;
-        return true;
-    case DFU_CLRSTATUS:
-        if (st != DFU_STATE_ERROR)
-            return refuse();
+        break;
+    case DFU_GETSTATE:
+        dfu.reply[0] = dfu.state;
+        *len = 1;
+        break;
+    default: /* CLRSTATUS, ABORT */
         dfu.state = DFU_STATE_IDLE;
         dfu.status = DFU_OK;
         return true;
-    case DFU_GETSTATE:
-        if (st == DFU_STATE_DNBUSY || st == DFU_STATE_MANIFEST_WAIT_RESET)
-            return refuse();
-        dfu.reply[0] = st;
-        *data = dfu.reply;
-        *len = 1;
-        return true;
-    case DFU_ABORT:
-        if (!idle && st != DFU_STATE_DNLOAD_IDLE && st != DFU_STATE_UPLOAD_IDLE)
-            return refuse();
-        dfu.state = DFU_STATE_IDLE;
-        return true;
-    default: /* DETACH means nothing in DFU mode */
-        return refuse();
     }
+    *data = dfu.reply;
+    return true;
 }
 
 static bool dfu_control(const struct usbd_setup *r, enum usbd_stage stage, uint8_t **data,
