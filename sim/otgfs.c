@@ -116,7 +116,7 @@
 #define GINTSTS_PTXFE (1u << 26)
 #define GINTSTS_WKUPINT (1u << 31)
 /* bits software clears by writing 1 */
-#define GINTSTS_W1C 0xF0F0FC0Au
+#define GINTSTS_W1C 0xF8F0FC0Au
 
 #define GCCFG_DCDET (1u << 0)
 #define GCCFG_PWRDWN (1u << 16)
@@ -509,8 +509,6 @@ static const char *blocker(struct otgfs *o)
     }
     if (!(o->gccfg & GCCFG_PWRDWN))
         return "OTG_FS GCCFG.PWRDWN is 0: the USB transceiver is powered down";
-    if (host_mode(o))
-        return "OTG_FS GUSBCFG.FHMOD is 1: the core is forced into host mode";
     if (!bvalid_now(o)) {
         if (o->gccfg & GCCFG_VBDEN)
             return "OTG_FS B-session not valid: GCCFG.VBDEN is 1 but there is no VBUS on PA9 (cable unplugged?)";
@@ -518,6 +516,8 @@ static const char *blocker(struct otgfs *o)
     }
     if (o->dctl & DCTL_SDIS)
         return "OTG_FS DCTL.SDIS is 1: soft disconnect, the D+ pull-up is off";
+    if (host_mode(o))
+        return "OTG_FS GUSBCFG.FHMOD is 1: the core is forced into host mode";
     return NULL;
 }
 
@@ -552,6 +552,11 @@ static void check_connect(struct otgfs *o)
     o->suspended = false;
     o->last_activity = now;
     sim_trace(o->sim, SIM_TR_USB, "USB D+ pull-up %s", up ? "on: the host can see the device" : "off");
+    const char *why = NULL;
+    if (up && !otgfs_clock_accurate(o->sim, &why))
+        sim_warn(o->sim, "OTG_FS connects with a 48 MHz clock the host cannot follow (%s): the host will see "
+                 "bit errors on every packet the device sends",
+                 why ? why : "inaccurate");
     if (o->host_ops && o->host_ops->pullup_changed)
         o->host_ops->pullup_changed(o->host, up, now);
 }
@@ -828,6 +833,7 @@ static uint32_t grstctl_read(struct otgfs *o)
     if (o->csrst_pending && rcc_clk48_hz(o->sim, NULL, NULL) != 0) {
         o->csrst_pending = false;
         core_soft_reset(o);
+        update_irq(o);
     }
     return o->grstctl | GRSTCTL_AHBIDL | (o->csrst_pending ? GRSTCTL_CSRST : 0);
 }
@@ -1412,6 +1418,20 @@ out:
     return r;
 }
 
+/* Least GUSBCFG.TRDT for an HCLK at full speed (sheet §7, from HAL's table). */
+static unsigned trdt_needed(uint32_t hclk)
+{
+    static const struct {
+        uint32_t below_hz;
+        unsigned trdt;
+    } table[] = {{15000000u, 0xF}, {16000000u, 0xE}, {17200000u, 0xD}, {18500000u, 0xC}, {20000000u, 0xB},
+                 {21800000u, 0xA}, {24000000u, 0x9}, {27700000u, 0x8}, {32000000u, 0x7}};
+    for (unsigned i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (hclk < table[i].below_hz)
+            return table[i].trdt;
+    return 6;
+}
+
 void otgfs_wire_reset(sim_t *sim, bool asserted)
 {
     struct otgfs *o = otgfs_of(sim);
@@ -1444,10 +1464,13 @@ void otgfs_wire_reset(sim_t *sim, bool asserted)
                      o->dcfg & DCFG_DSPD_MASK);
         unsigned trdt = (o->gusbcfg >> 10) & 0xFu;
         uint32_t hclk = rcc_hclk_hz(sim);
+        unsigned need = trdt_needed(hclk);
         if (hclk < 14200000u)
             sim_warn(sim, "OTG_FS: HCLK is %u Hz, below the 14.2 MHz the core needs at full speed", hclk);
-        else if (trdt < 6)
-            sim_warn(sim, "OTG_FS GUSBCFG.TRDT is %u: below 6, the least any HCLK allows", trdt);
+        else if (trdt < need)
+            sim_warn(sim, "OTG_FS GUSBCFG.TRDT is %u but HCLK %u Hz needs at least %u: IN FIFO underruns "
+                     "(not modelled beyond this warning)",
+                     trdt, hclk, need);
         sim_trace(sim, SIM_TR_USB, "USB bus reset ends: full speed (ENUMDNE, ENUMSPD = 3)");
     }
     update_irq(o);
