@@ -20,6 +20,7 @@
  */
 #include "usb_bridge.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -1545,8 +1546,34 @@ static void set_err(char **err, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Debian's libunicorn exports its own partial copies of GLib functions (g_hash_table_new,
+ * g_malloc, ...). If it comes before GLib in the process's symbol lookup order, GObject
+ * ends up mixing both and crashes inside umockdev_testbed_new(). Say so instead. */
+static bool glib_is_shadowed(const char **by)
+{
+    void *glib = dlopen("libglib-2.0.so.0", RTLD_LAZY | RTLD_NOLOAD);
+    if (!glib)
+        return false;
+    void *ours = dlsym(glib, "g_hash_table_new");
+    void *used = dlsym(RTLD_DEFAULT, "g_hash_table_new");
+    dlclose(glib);
+    if (!ours || ours == used)
+        return false;
+    Dl_info info;
+    *by = used && dladdr(used, &info) && info.dli_fname ? info.dli_fname : "another library";
+    return true;
+}
+
 struct usb_bridge *usb_bridge_start(sim_t *sim, struct usbhost *host, char **err)
 {
+    const char *shadow = NULL;
+    if (glib_is_shadowed(&shadow)) {
+        set_err(err,
+                "GLib's g_hash_table_new resolves to %s, not to GLib: link GLib (umockdev) before Unicorn, "
+                "or GObject crashes",
+                shadow);
+        return NULL;
+    }
     if (err)
         *err = NULL;
     if (!host)
