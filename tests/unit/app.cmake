@@ -1,0 +1,18 @@
+# Application side of run-time DFU on the host: the CDC-ACM driver, the run-time DFU
+# interface and the l4dfu API (firmware/core), with the demo application's composite
+# USB device (firmware/examples/demo/usb_device.c), against tests/unit/app_fakes.c.
+set(L4_APP_CORE ${CMAKE_SOURCE_DIR}/firmware/core)
+set(L4_APP_DEMO ${CMAKE_SOURCE_DIR}/firmware/examples/demo)
+set(L4_APP_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/app_fakes.c
+  ${L4_APP_CORE}/usbd.c
+  ${L4_APP_CORE}/cdc_acm.c
+  ${L4_APP_CORE}/dfu_runtime.c
+  ${L4_APP_CORE}/l4dfu_app.c
+  ${L4_APP_DEMO}/usb_device.c)
+
+foreach(test app_descriptors app_cdc app_runtime)
+  l4_unit_test(${test} SOURCES ${CMAKE_CURRENT_LIST_DIR}/${test}.c ${L4_APP_SOURCES}
+               INCLUDES ${L4_APP_CORE} ${L4_APP_DEMO})
+  target_compile_definitions(${test} PRIVATE L4_IMAGE_VERSION=0x01020003u)
+endforeach()
