@@ -7,13 +7,19 @@
 #include <stdint.h>
 
 /* ---- clocks (clocks.c) ---- */
-/* SYSCLK = PLL from MSI at its 4 MHz reset range: 80 MHz, voltage range 1, flash
- * latency 4, prefetch and caches on. Call from the reset clock state. */
+/* SYSCLK = 80 MHz from the PLL fed by MSI at 48 MHz (range 11), voltage range 1, flash
+ * latency 4, prefetch and caches on; the LSE is started, so clock_enable_usb48 can then
+ * give USB its clock from the same MSI. Call from the reset clock state. */
 void clock_init_80mhz(void);
-/* The bootloader's clock: a 48 MHz USB clock and SYSCLK = 48 MHz. Default: MSI range 11
- * locked to the LSE (MSIPLLEN); with L4_USB_CLOCK_HSE_PLLSAI1: HSE 8 MHz, main PLL for
- * SYSCLK and PLLSAI1 Q for USB. Returns false if the LSE (or HSE) did not start; the
- * clocks are then running, but the USB clock is untrimmed (MSI) or absent (HSE). */
+/* The bootloader's clock, in two steps so that booting the application never waits for
+ * a crystal. clock_init_48mhz: SYSCLK = 48 MHz (latency 2); default MSI range 11 with the
+ * LSE started but not awaited; with L4_USB_CLOCK_HSE_PLLSAI1, HSE 8 MHz through the main
+ * PLL. clock_enable_usb48 (called by usbd_port_init): the 48 MHz USB clock, MSI locked
+ * to the LSE (MSIPLLEN) or PLLSAI1 Q from the HSE. Returns false if the LSE (HSE) did not
+ * start: the USB clock is then untrimmed MSI (absent with HSE). */
+void clock_init_48mhz(void);
+bool clock_enable_usb48(void);
+/* Both steps at once (applications that run at 48 MHz with USB). */
 bool clock_init_usb48(void);
 /* Back to the reset clock tree: MSI 4 MHz, PLLs and HSE off, latency 0. */
 void clock_reset(void);

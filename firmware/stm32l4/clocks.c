@@ -50,12 +50,33 @@ static void switch_sysclk(uint32_t sw, uint32_t sws)
     }
 }
 
+/* Open the backup domain and start the LSE without waiting: clock_enable_usb48 waits
+ * for it only if USB is wanted. */
+static void lse_start(void)
+{
+    RCC_APB1ENR1 |= RCC_APB1_1_PWR;
+    (void)RCC_APB1ENR1;
+    PWR_CR1 |= PWR_CR1_DBP;
+    RCC_BDCR |= RCC_BDCR_LSEON;
+}
+
+static void msi_48mhz(void)
+{
+    RCC_CR = (RCC_CR & ~RCC_CR_MSIRANGE_MASK) | (RCC_MSIRANGE_48MHZ << RCC_CR_MSIRANGE_SHIFT) |
+             RCC_CR_MSIRGSEL;
+    while (!(RCC_CR & RCC_CR_MSIRDY)) {
+    }
+}
+
 void clock_init_80mhz(void)
 {
     power_range1();
+    lse_start();
     flash_latency(4u); /* range 1, 64 < HCLK <= 80 MHz */
-    /* 4 MHz MSI / M 1 * N 40 = VCO 160 MHz, / R 2 = 80 MHz */
-    RCC_PLLCFGR = RCC_PLLCFGR_PLLSRC_MSI | RCC_PLLCFGR_PLLM(1) | RCC_PLLCFGR_PLLN(40) |
+    /* MSI at 48 MHz feeds both the PLL and (LSE-trimmed) the USB clock:
+     * 48 MHz / M 6 * N 20 = VCO 160 MHz, / R 2 = 80 MHz. */
+    msi_48mhz();
+    RCC_PLLCFGR = RCC_PLLCFGR_PLLSRC_MSI | RCC_PLLCFGR_PLLM(6) | RCC_PLLCFGR_PLLN(20) |
                   RCC_PLLCFGR_PLLREN | RCC_PLLCFGR_PLLR_DIV2;
     RCC_CR |= RCC_CR_PLLON;
     while (!(RCC_CR & RCC_CR_PLLRDY)) {
@@ -65,32 +86,39 @@ void clock_init_80mhz(void)
 }
 
 #ifndef L4_USB_CLOCK_HSE_PLLSAI1
-bool clock_init_usb48(void)
+void clock_init_48mhz(void)
 {
-    power_range1();
-    PWR_CR1 |= PWR_CR1_DBP; /* LSEON lives in the backup domain */
-    RCC_BDCR |= RCC_BDCR_LSEON;
-    bool lse_ok = wait_set(&RCC_BDCR, RCC_BDCR_LSERDY, OSC_START_POLLS);
-
+    /* Voltage range 1 is the reset state: no VOS change. A boot straight into the
+     * application never waits for the LSE crystal. */
+    lse_start();
     flash_latency(2u); /* range 1, 32 < HCLK <= 48 MHz: raise before the clock */
-    RCC_CR = (RCC_CR & ~RCC_CR_MSIRANGE_MASK) | (RCC_MSIRANGE_48MHZ << RCC_CR_MSIRANGE_SHIFT) |
-             RCC_CR_MSIRGSEL;
-    while (!(RCC_CR & RCC_CR_MSIRDY)) {
-    }
+    msi_48mhz();
+    hclk_hz = 48000000u;
+}
+
+bool clock_enable_usb48(void)
+{
+    bool lse_ok = wait_set(&RCC_BDCR, RCC_BDCR_LSERDY, OSC_START_POLLS);
     /* MSI in PLL mode: the LSE trims it to the accuracy USB needs. */
     if (lse_ok)
         RCC_CR |= RCC_CR_MSIPLLEN;
     RCC_CCIPR = (RCC_CCIPR & ~RCC_CCIPR_CLK48SEL_MASK) | RCC_CCIPR_CLK48SEL_MSI;
-    hclk_hz = 48000000u;
     return lse_ok;
 }
 #else
-bool clock_init_usb48(void)
+static bool hse_ok;
+
+static void lse_start(void)
+{
+}
+
+void clock_init_48mhz(void)
 {
     power_range1();
     RCC_CR |= RCC_CR_HSEON;
-    if (!wait_set(&RCC_CR, RCC_CR_HSERDY, OSC_START_POLLS))
-        return false;
+    hse_ok = wait_set(&RCC_CR, RCC_CR_HSERDY, OSC_START_POLLS);
+    if (!hse_ok)
+        return; /* stay on MSI 4 MHz */
     flash_latency(2u);
     /* HSE 8 MHz / M 1 * N 12 = VCO 96 MHz; main PLL R / 2 = 48 MHz SYSCLK,
      * PLLSAI1 (same input) Q / 2 = 48 MHz USB. */
@@ -100,15 +128,27 @@ bool clock_init_usb48(void)
     while (!(RCC_CR & RCC_CR_PLLRDY)) {
     }
     switch_sysclk(RCC_CFGR_SW_PLL, RCC_CFGR_SWS_PLL);
+    hclk_hz = 48000000u;
+}
+
+bool clock_enable_usb48(void)
+{
+    if (!hse_ok)
+        return false;
     RCC_PLLSAI1CFGR = RCC_PLLCFGR_PLLN(12) | RCC_PLLCFGR_PLLQEN | RCC_PLLCFGR_PLLQ_DIV2;
     RCC_CR |= RCC_CR_PLLSAI1ON;
     while (!(RCC_CR & RCC_CR_PLLSAI1RDY)) {
     }
     RCC_CCIPR = (RCC_CCIPR & ~RCC_CCIPR_CLK48SEL_MASK) | RCC_CCIPR_CLK48SEL_PLLSAI1Q;
-    hclk_hz = 48000000u;
     return true;
 }
 #endif
+
+bool clock_init_usb48(void)
+{
+    clock_init_48mhz();
+    return clock_enable_usb48();
+}
 
 void clock_reset(void)
 {

@@ -50,7 +50,7 @@ void target_init(void)
     /* Latch why we reset, then clear the flags so the next reset reports afresh. */
     reset_flags = RCC_CSR;
     RCC_CSR |= RCC_CSR_RMVF;
-    clock_init_usb48();
+    clock_init_48mhz();
     RCC_AHB1ENR |= RCC_AHB1_CRC;
     gpio_config(BOARD_BUTTON_PORT, BOARD_BUTTON_PIN, GPIO_MODE_INPUT, GPIO_PULL_DOWN,
                 GPIO_SPEED_LOW, 0u);

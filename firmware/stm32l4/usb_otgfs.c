@@ -40,6 +40,7 @@
  * the 8-word SETUP space, one 64-byte packet per endpoint plus status entries. */
 #define RX_FIFO_WORDS 128u
 static const uint16_t tx_fifo_words[4] = { 32u, 64u, 32u, 64u };
+_Static_assert(USBD_PORT_ENDPOINTS <= 4u, "FIFO RAM is laid out for EP0..EP3");
 
 struct in_endpoint {
     const uint8_t *data;
@@ -130,7 +131,7 @@ static void fifo_layout(void)
     OTG_GRXFSIZ = RX_FIFO_WORDS;
     OTG_DIEPTXF0 = ((uint32_t)tx_fifo_words[0] << 16) | start;
     start += tx_fifo_words[0];
-    for (unsigned x = 1; x < 4u; x++) {
+    for (unsigned x = 1; x < USBD_PORT_ENDPOINTS; x++) {
         OTG_DIEPTXF(x) = ((uint32_t)tx_fifo_words[x] << 16) | start;
         start += tx_fifo_words[x];
     }
@@ -138,8 +139,9 @@ static void fifo_layout(void)
 
 void usbd_port_init(void)
 {
-    /* SoC side: VDDUSB valid, the controller's clock, DM/DP on AF10. The 48 MHz
-     * kernel clock (CLK48SEL) is the clock set-up's job (clock_init_usb48). */
+    /* SoC side: the 48 MHz kernel clock (SYSCLK must already be >= 32 MHz, see TRDT),
+     * VDDUSB valid, the controller's clock, DM/DP on AF10. */
+    clock_enable_usb48();
     RCC_APB1ENR1 |= RCC_APB1_1_PWR;
     (void)RCC_APB1ENR1;
     PWR_CR2 |= PWR_CR2_USV;

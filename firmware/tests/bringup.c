@@ -1,4 +1,4 @@
-/* bring-up: the 80 MHz clock tree (MSI -> PLL, voltage range 1, flash latency 4),
+/* bring-up: the 80 MHz clock tree (MSI 48 MHz -> PLL, voltage range 1, flash latency 4),
  * LED1 and the console. */
 #include "testlib.h"
 #include "regs/flash.h"
@@ -13,8 +13,11 @@ int main(void)
     test_check_eq(RCC_CFGR & RCC_CFGR_SWS_MASK, RCC_CFGR_SWS_PLL, "SYSCLK is not the PLL");
     test_check(RCC_CR & RCC_CR_PLLRDY, "PLL not ready");
     test_check_eq(RCC_PLLCFGR & 0x07007F73u,
-                  RCC_PLLCFGR_PLLSRC_MSI | RCC_PLLCFGR_PLLN(40) | RCC_PLLCFGR_PLLREN,
-                  "PLL not MSI x40 / 2");
+                  RCC_PLLCFGR_PLLSRC_MSI | RCC_PLLCFGR_PLLM(6) | RCC_PLLCFGR_PLLN(20) |
+                      RCC_PLLCFGR_PLLREN,
+                  "PLL not MSI 48 MHz / 6 x 20 / 2");
+    test_check_eq((RCC_CR & RCC_CR_MSIRANGE_MASK) >> RCC_CR_MSIRANGE_SHIFT, RCC_MSIRANGE_48MHZ,
+                  "MSI not at 48 MHz");
     test_check_eq(FLASH_ACR & FLASH_ACR_LATENCY_MASK, 4u, "flash latency is not 4");
     test_check(FLASH_ACR & FLASH_ACR_PRFTEN, "prefetch off");
     test_check_eq(PWR_CR1 & PWR_CR1_VOS_MASK, PWR_CR1_VOS_RANGE1, "not voltage range 1");

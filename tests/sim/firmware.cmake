@@ -17,3 +17,18 @@ l4_sim_firmware_test(flashtest)
 l4_sim_firmware_test(watchdog)
 # usbenum needs the virtual host on the USB connector.
 l4_sim_firmware_test(usbenum --usb)
+
+# The bootloader starts a stamped application from slot A (l4dfu-pack adds length, CRC
+# and version); the application checks the hand-over and prints PASS.
+if(EXISTS ${CMAKE_SOURCE_DIR}/firmware/bootloader/main.c AND TARGET l4dfu-pack)
+  set(stamped ${CMAKE_CURRENT_BINARY_DIR}/apphello-stamped.bin)
+  add_test(NAME sim_fw_apphello
+    COMMAND sh -c "\"$1\" --version 1.2.3 --bin \"$2\" \"$3\" && \"$4\" --load \"$5\" --load \"$2@0x08004000\" --until-console PASS --run-for 5000"
+            sh $<TARGET_FILE:l4dfu-pack> ${stamped}
+               ${L4_FIRMWARE_DIR}/apphello-stm32l476g-eval.bin ${L4_SIM}
+               ${L4_FIRMWARE_DIR}/bootloader-stm32l476g-eval.elf)
+  set_tests_properties(sim_fw_apphello PROPERTIES
+    FAIL_REGULAR_EXPRESSION "FAIL: "
+    TIMEOUT 300
+    LABELS "sim;firmware")
+endif()
