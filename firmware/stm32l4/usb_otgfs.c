@@ -197,6 +197,10 @@ void usbd_port_connect(bool on)
 
 void usbd_port_deinit(void)
 {
+    /* Never started (a boot straight into the application): nothing to undo, and the
+     * core's registers are not to be touched without its clock. */
+    if (!(RCC_AHB2ENR & RCC_AHB2_OTGFS))
+        return;
     OTG_DCTL |= OTG_DCTL_SDIS;
     /* Hold the disconnect long enough (>= 10 ms at 48-80 MHz) for the host to see it
      * before whatever runs next connects again. */
