@@ -1,11 +1,14 @@
 /* usbenum: a minimal USB device (one vendor-specific interface, no endpoints besides
  * EP0) on the real device core (core/usbd.c) and our OTG_FS driver. l4sim's virtual host
  * enumerates it; the program reports PASS once the host has set the configuration, and
- * prints what it saw on the way. */
+ * prints what it saw on the way. Built twice: polled from the main loop (usbenum), and
+ * with USBENUM_IRQ driven from the OTG_FS interrupt as applications do (usbenum-irq). */
 #include "target.h"
 #include "testlib.h"
 #include "usbd.h"
 #include "usbd_port.h"
+#include "regs/cortex_m4.h"
+#include "regs/otgfs.h"
 
 static const uint8_t device_descriptor[18] = {
     18, 1,          /* bLength, DEVICE */
@@ -81,6 +84,16 @@ static const struct usbd_device device = {
     .interface_count = 1,
 };
 
+#ifdef USBENUM_IRQ
+static volatile uint32_t usb_interrupts;
+
+void OTG_FS_IRQHandler(void)
+{
+    usb_interrupts++;
+    usbd_port_poll();
+}
+#endif
+
 int main(void)
 {
     target_init(); /* 48 MHz from MSI locked to the LSE, CLK48SEL = MSI, SysTick clock */
@@ -91,11 +104,16 @@ int main(void)
     console_putc('\n');
 
     usbd_init(&device);
+#ifdef USBENUM_IRQ
+    NVIC_ISER(OTG_IRQN / 32u) = 1u << (OTG_IRQN % 32u);
+#endif
     usbd_port_connect(true);
     uint32_t start = target_millis();
     uint32_t reported_resets = 0;
     while (!usbd_configured()) {
+#ifndef USBENUM_IRQ
         usbd_port_poll();
+#endif
         if (bus_resets != reported_resets) {
             reported_resets = bus_resets;
             console_puts("bus reset\n");
@@ -106,5 +124,17 @@ int main(void)
     console_puts("configured after ");
     console_put_dec(target_millis() - start);
     console_puts(" ms (modelled)\n");
+#ifdef USBENUM_IRQ
+    console_put_dec(usb_interrupts);
+    console_puts(" OTG_FS interrupts\n");
+    test_check(usb_interrupts != 0u, "configured without a single OTG_FS interrupt");
+    /* Every event was acknowledged: the line must be low again once the bus is idle
+     * (the SOF and suspend interrupts are not enabled). */
+    cpu_irq_disable();
+    usbd_port_poll();
+    test_check_eq(OTG_GINTSTS & OTG_GINTMSK & ~OTG_GINT_USBSUSP, 0u,
+                  "OTG_FS interrupt still asserted after handling");
+    cpu_irq_enable();
+#endif
     test_pass();
 }

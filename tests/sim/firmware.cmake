@@ -17,6 +17,7 @@ l4_sim_firmware_test(flashtest)
 l4_sim_firmware_test(watchdog)
 # usbenum needs the virtual host on the USB connector.
 l4_sim_firmware_test(usbenum --usb)
+l4_sim_firmware_test(usbenum-irq --usb)
 
 # The bootloader starts a stamped application from slot A (l4dfu-pack adds length, CRC
 # and version); the application checks the hand-over and prints PASS.
