@@ -99,7 +99,6 @@ struct rec {
 struct bclient {
     struct bdev *dev;
     UMockdevIoctlClient *client; /* referenced */
-    unsigned long notify_id;
     unsigned id;
     GQueue inflight; /* REC_QUEUED and REC_ACTIVE URBs */
     GQueue reapq;    /* REC_DONE URBs, in completion order */
@@ -128,7 +127,7 @@ struct bdev {
     char *uevent_props; /* KEY=VALUE lines of the device's uevent, as udev would send them */
 };
 
-enum req_kind { RQ_DISCARD, RQ_CTRL, RQ_RESET, RQ_CLOSE };
+enum req_kind { RQ_DISCARD, RQ_CTRL, RQ_RESET };
 
 struct req {
     enum req_kind kind;
@@ -400,8 +399,6 @@ static void client_free(struct usb_bridge *b, struct bclient *cl)
         rec_free(r);
     if (cl->reaper_ptr)
         g_object_unref(cl->reaper_ptr);
-    if (cl->notify_id)
-        g_signal_handler_disconnect(cl->client, cl->notify_id);
     g_object_unref(cl->client);
     g_free(cl);
 }
@@ -534,23 +531,11 @@ static void complete_ctrl(struct usb_bridge *b, struct rec *r, int st)
 
 /* ---- the worker thread: ioctls -------------------------------------------------------- */
 
-static void on_client_notify(GObject *obj, GParamSpec *pspec, gpointer user)
+/* The umockdev client object knows when the fd's socket closed; its "connected"
+ * property changes without a notification in umockdev 0.17, so we ask. */
+static bool client_alive(const struct bclient *cl)
 {
-    (void)pspec;
-    struct bclient *cl = user;
-    struct usb_bridge *b = cl->dev->bridge;
-    if (umockdev_ioctl_client_get_connected(UMOCKDEV_IOCTL_CLIENT(obj)))
-        return;
-    pthread_mutex_lock(&b->lock);
-    if (!cl->closed) {
-        cl->closed = true;
-        struct req *q = g_new0(struct req, 1);
-        q->kind = RQ_CLOSE;
-        q->cl = cl;
-        g_queue_push_tail(&b->inbox, q);
-    }
-    pthread_mutex_unlock(&b->lock);
-    btrace(b, "bridge: client %u closed %s", cl->id, cl->dev->devnode);
+    return !cl->closed && umockdev_ioctl_client_get_connected(cl->client);
 }
 
 /* Lock held. */
@@ -567,7 +552,6 @@ static struct bclient *client_of(struct bdev *d, UMockdevIoctlClient *c)
     cl->id = ++d->bridge->next_client_id;
     g_queue_init(&cl->inflight);
     g_queue_init(&cl->reapq);
-    cl->notify_id = g_signal_connect(c, "notify::connected", G_CALLBACK(on_client_notify), cl);
     d->clients = g_list_append(d->clients, cl);
     return cl;
 }
@@ -644,7 +628,7 @@ static int claim(struct ioctl_ctx *x, unsigned ifnum)
         return 0;
     if (!cfg || interface_alts(cfg, clen, ifnum, -1, NULL) == 0)
         return ENOENT;
-    if (x->d->claimed_by[ifnum])
+    if (x->d->claimed_by[ifnum] && client_alive(x->d->claimed_by[ifnum]))
         return EBUSY;
     x->d->claimed_by[ifnum] = x->cl;
     return 0;
@@ -947,7 +931,7 @@ static gboolean do_setconfiguration(struct ioctl_ctx *x)
     pthread_mutex_lock(&x->b->lock);
     int err = 0;
     for (unsigned i = 0; i < MAX_INTERFACES; i++)
-        if (x->d->claimed_by[i])
+        if (x->d->claimed_by[i] && client_alive(x->d->claimed_by[i]))
             err = EBUSY; /* Linux refuses while any interface is claimed */
     size_t clen;
     if (!err && value != 0 && !find_config(x->d->desc, x->d->desc_len, value, &clen))
@@ -1490,18 +1474,44 @@ static void handle_request(struct usb_bridge *b, struct req *q)
         sim_trace(b->sim, SIM_TR_USB, "bridge: RESET: resetting the port of %s", q->cl->dev->devnode);
         usbhost_port_reset(b->host);
         break;
-    case RQ_CLOSE:
-        close_client(b, q->cl);
-        break;
     }
     if (q->client)
         g_object_unref(q->client);
     g_free(q);
 }
 
+/* Clients whose process closed the device (or exited): like closing a usbfs fd. */
+static void close_vanished_clients(struct usb_bridge *b)
+{
+    GList *vanished = NULL;
+    pthread_mutex_lock(&b->lock);
+    GList *devs = g_list_copy(b->old_devs);
+    if (b->cur)
+        devs = g_list_prepend(devs, b->cur);
+    for (GList *dl = devs; dl; dl = dl->next) {
+        struct bdev *d = dl->data;
+        for (GList *l = d->clients; l; l = l->next) {
+            struct bclient *cl = l->data;
+            if (!cl->close_handled && !client_alive(cl)) {
+                cl->closed = true;
+                vanished = g_list_prepend(vanished, cl);
+            }
+        }
+    }
+    g_list_free(devs);
+    pthread_mutex_unlock(&b->lock);
+    for (GList *l = vanished; l; l = l->next) {
+        struct bclient *cl = l->data;
+        btrace(b, "bridge: client %u closed %s", cl->id, cl->dev->devnode);
+        close_client(b, cl);
+    }
+    g_list_free(vanished);
+}
+
 void usb_bridge_service(struct usb_bridge *b)
 {
     atomic_store(&b->trace_on, sim_tracing(b->sim, SIM_TR_USB));
+    close_vanished_clients(b);
     follow_host(b);
     submit_queued(b);
     for (;;) {

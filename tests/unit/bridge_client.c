@@ -11,6 +11,7 @@
  *                            with NO_DEVICE
  *   bridge_client reset      libusb_reset_device on an unchanged device: handle survives
  *   bridge_client raw        usbfs ioctls by hand on the device node: errno of each
+ *   bridge_client abandon    exits holding interface 0 with a transfer in flight
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -267,6 +268,29 @@ static int do_reset(libusb_context *ctx)
     return failures ? 1 : 0;
 }
 
+/* Exits holding a claim and with a transfer in flight, as a killed dfu-util would. */
+static void LIBUSB_CALL ignore_transfer(struct libusb_transfer *t)
+{
+    (void)t;
+}
+
+static int do_abandon(libusb_context *ctx)
+{
+    libusb_device_handle *h = open_device(ctx, FAKE_VENDOR_VID, FAKE_VENDOR_PID);
+    if (!h)
+        return 1;
+    int r = libusb_claim_interface(h, 0);
+    CHECK(r == 0, "claim %d", r);
+    static uint8_t buf[LIBUSB_CONTROL_SETUP_SIZE + 8];
+    libusb_fill_control_setup(buf, 0xc0, FAKE_REQ_NEVER, 0, 0, 8);
+    struct libusb_transfer *t = libusb_alloc_transfer(0);
+    libusb_fill_control_transfer(t, h, buf, ignore_transfer, NULL, 0);
+    r = libusb_submit_transfer(t);
+    CHECK(r == 0, "submit %d", r);
+    sleep_ms(20);
+    _exit(failures ? 1 : 0);
+}
+
 /* usbfs by hand: the answers libusb never shows. */
 static int do_raw(libusb_context *ctx)
 {
@@ -391,6 +415,8 @@ int main(int argc, char **argv)
         rc = do_reset(ctx);
     else if (strcmp(argv[1], "raw") == 0)
         rc = do_raw(ctx);
+    else if (strcmp(argv[1], "abandon") == 0)
+        rc = do_abandon(ctx);
     else {
         fprintf(stderr, "bridge_client: unknown mode %s\n", argv[1]);
         rc = 2;

@@ -200,6 +200,17 @@ static void test_several_commands_in_sequence(void **state)
     assert_int_equal(run(f, "list"), 0);
 }
 
+static void test_an_exited_client_lets_go(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(run(f, "abandon"), 0);
+    /* its transfer was cancelled on the host and its claim dropped: the next one claims */
+    assert_int_equal(fake_host_pending(f->host), 0);
+    assert_int_equal(fake_host_cancels(f->host), 1);
+    assert_int_equal(run(f, "transfers"), 0);
+    assert_non_null(strstr(fake_sim_trace_text(f->sim), "bridge: client 1 closed /dev/bus/usb/001/005"));
+}
+
 static void test_raw_usbfs_answers(void **state)
 {
     struct fixture *f = *state;
@@ -282,6 +293,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_follows_detach_and_new_generation, setup_vendor, teardown),
         cmocka_unit_test_setup_teardown(test_libusb_client_transfers, setup_vendor, teardown),
         cmocka_unit_test_setup_teardown(test_several_commands_in_sequence, setup_vendor, teardown),
+        cmocka_unit_test_setup_teardown(test_an_exited_client_lets_go, setup_vendor, teardown),
         cmocka_unit_test_setup_teardown(test_raw_usbfs_answers, setup_vendor, teardown),
         cmocka_unit_test_setup_teardown(test_reenumeration_is_seen_by_a_waiting_client, setup_vendor, teardown),
         cmocka_unit_test_setup_teardown(test_old_handle_fails_after_detach, setup_vendor, teardown),
