@@ -66,7 +66,9 @@ enum target_flash_status {
     TARGET_FLASH_ERR_OTHER,
 };
 enum target_flash_status target_flash_erase_page_start(uint32_t addr); /* page holding addr */
-enum target_flash_status target_flash_mass_erase_start(unsigned bank); /* 1 or 2 */
+/* bank 1 or 2 as the address map shows them: bank 2 is the one at base + bank size,
+ * whatever FB_MODE says (the DFU mass erase relies on it to spare the bootloader). */
+enum target_flash_status target_flash_mass_erase_start(unsigned bank);
 /* Program one 64-bit double word at an 8-aligned address. */
 enum target_flash_status target_flash_program_start(uint32_t addr, uint32_t lo, uint32_t hi);
 enum target_flash_status target_flash_poll(void);
