@@ -81,6 +81,7 @@ struct usbhost {
     uint32_t generation;
     uint8_t address;
     uint8_t next_address;
+    uint8_t reset_address; /* port reset: Linux keeps the device's address */
     bool plugged, pullup;
     uint64_t timer;
 
@@ -294,6 +295,7 @@ static void stop_bus(struct usbhost *h)
 
 static void detach(struct usbhost *h, const char *why)
 {
+    h->reset_address = 0;
     sim_trace(h->sim, SIM_TR_USB, "USB host: device gone (%s)", why);
     stop_bus(h);
     fail_all(h, -ENODEV);
@@ -399,6 +401,11 @@ static void parse_endpoints(struct usbhost *h, const uint8_t *cfg, size_t len)
     }
 }
 
+static uint8_t new_address(const struct usbhost *h)
+{
+    return h->reset_address ? h->reset_address : h->next_address;
+}
+
 static void enum_done(struct usbh_xfer *x)
 {
     struct usbhost *h = x->user;
@@ -422,12 +429,16 @@ static void enum_done(struct usbh_xfer *x)
     case E_SET_ADDRESS:
         if (err) {
             char buf[96];
-            snprintf(buf, sizeof buf, "device not accepting address %u, error %%d", h->next_address);
+            snprintf(buf, sizeof buf, "device not accepting address %u, error %%d", new_address(h));
+            h->reset_address = 0;
             fail_enum(h, buf, err);
             return;
         }
-        h->address = h->next_address;
-        h->next_address = h->next_address >= 127 ? 2 : (uint8_t)(h->next_address + 1);
+        h->address = new_address(h);
+        if (h->reset_address)
+            h->reset_address = 0;
+        else
+            h->next_address = h->next_address >= 127 ? 2 : (uint8_t)(h->next_address + 1);
         h->step = E_DEV18;
         h->phase = PH_WAIT;
         h->timer = now + SET_ADDRESS_RECOVERY_PS;
@@ -519,7 +530,7 @@ static void start_enum_step(struct usbhost *h, uint64_t now)
     h->enum_xfer.done = enum_done;
     switch (h->step) {
     case E_DEV64: enum_control(h, now, 0x80, 6, 0x0100, 0, 64); break;
-    case E_SET_ADDRESS: enum_control(h, now, 0x00, 5, h->next_address, 0, 0); break;
+    case E_SET_ADDRESS: enum_control(h, now, 0x00, 5, new_address(h), 0, 0); break;
     case E_DEV18: enum_control(h, now, 0x80, 6, 0x0100, 0, 18); break;
     case E_CFG9: enum_control(h, now, 0x80, 6, (uint16_t)(0x0200 | h->config_index), 0, 9); break;
     case E_CFG_FULL: {
@@ -1075,6 +1086,7 @@ void usbhost_port_reset(struct usbhost *h)
     if (!h->plugged || !h->pullup)
         return;
     fail_all(h, -ECONNRESET);
+    h->reset_address = h->state == USBH_CONFIGURED ? h->address : 0;
     begin_reset(h, sim_now(h->sim));
     sim_reschedule(h->sim);
 }
