@@ -181,9 +181,10 @@ static const char *dfu_string(uint8_t index)
         return "l4dfu bootloader";
     case STR_SERIAL:
         return dfu.serial;
-    default:
-        return (uint8_t)(index - STR_ALT0) < DFU_ALT_COUNT ? dfu_layout_string((uint8_t)(index - STR_ALT0))
-                                                : NULL;
+    default: {
+        uint8_t alt = (uint8_t)(index - STR_ALT0);
+        return alt < DFU_ALT_COUNT ? dfu_layout_string(alt) : NULL;
+    }
     }
 }
 
@@ -308,12 +309,13 @@ static void advance_job(void)
         } else if (s != TARGET_FLASH_OK) {
             finish_job(dfu.job_kind == JOB_ERASE ? erase_error(s) : program_error(s));
             return;
-        } else if (dfu.job_kind == JOB_PROGRAM)
+        } else if (dfu.job_kind == JOB_PROGRAM) {
             dfu.dwords_left--;
-        else if (dfu.pages_left != 0)
-            dfu.pages_left--;
-        else
+        } else if (dfu.pages_left != 0) {
+            dfu.pages_left--; /* pages go first, the bank mass erase last */
+        } else {
             dfu.mass_bank = 0;
+        }
     }
     if (dfu.job_phase == PHASE_RUNNING)
         start_next_op();
