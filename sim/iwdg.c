@@ -11,14 +11,21 @@
  * The counter runs on the LSI (RCC_LSI_HZ = 32 kHz): it starts from 0xFFF on 0xCCCC, is loaded
  * with RLR on each reload, and the chip resets (SIM_CAUSE_IWDG) (counter+1) ticks later; the
  * prescaler and reload value in force at the last reload/start apply until the next one. No
- * RCC enable bit. Hardware watchdog mode (FLASH_OPTR.IWDG_SW=0) and the debug freeze are not
- * modelled: after any reset the watchdog is stopped.
+ * RCC enable bit. After a reset the watchdog is stopped, unless the option bytes select the
+ * hardware watchdog (FLASH_OPTR.IWDG_SW=0): then it starts by itself as if 0xCCCC had been
+ * written. The debug freeze (DBGMCU) is not modelled.
  */
 #include "iwdg.h"
 
 #include <stdlib.h>
 
 #include "rcc.h"
+
+#if __has_include("flash.h")
+#include "flash.h"
+#define IWDG_HAVE_OPTR 1
+#define OPTR_IWDG_SW (1u << 16)
+#endif
 
 #define KEY_START 0xCCCCu
 #define KEY_RELOAD 0xAAAAu
@@ -32,6 +39,7 @@ struct iwdg {
     sim_t *sim;
     uint32_t pr, rlr, winr;
     bool unlocked, running, fired;
+    bool check_hw_mode; /* after a reset, once every model (FLASH's option bytes) is reset */
     uint64_t loaded_at;   /* last start or reload */
     uint32_t loaded_with; /* counter value then */
     uint64_t tick_ps;     /* counter period in force */
@@ -76,9 +84,34 @@ static void reload(struct iwdg *w)
     load_counter(w, w->rlr);
 }
 
+static void start(struct iwdg *w)
+{
+    w->running = true;
+    w->fired = false;
+    rcc_force_lsi(w->sim, true);
+    load_counter(w, 0xFFFu);
+    sim_trace(w->sim, SIM_TR_MISC, "IWDG started: reset in %llu us unless refreshed",
+              (unsigned long long)((deadline(w) - sim_now(w->sim)) / SIM_PS_PER_US));
+}
+
+/* The hardware watchdog option starts the IWDG out of every reset. */
+static void apply_hw_mode(struct iwdg *w)
+{
+    if (!w->check_hw_mode)
+        return;
+    w->check_hw_mode = false;
+#ifdef IWDG_HAVE_OPTR
+    if (sim_model(w->sim, SIM_M_FLASH) && !(flash_optr(w->sim) & OPTR_IWDG_SW) && !w->running) {
+        sim_trace(w->sim, SIM_TR_MISC, "IWDG: hardware watchdog (FLASH_OPTR.IWDG_SW=0)");
+        start(w);
+    }
+#endif
+}
+
 static uint32_t iwdg_read(void *self, uint32_t offset, unsigned size)
 {
     struct iwdg *w = self;
+    apply_hw_mode(w);
     uint32_t off = offset & ~3u, v;
     uint64_t now = sim_now(w->sim);
     switch (off) {
@@ -119,17 +152,13 @@ static void iwdg_write(void *self, uint32_t offset, uint32_t value, unsigned siz
     struct iwdg *w = self;
     uint32_t off = offset & ~3u;
     (void)size; /* 16-bit registers: the low half is what counts */
+    apply_hw_mode(w);
     switch (off) {
     case 0x00:
         value &= 0xFFFFu;
         w->unlocked = value == KEY_UNLOCK;
         if (value == KEY_START && !w->running) {
-            w->running = true;
-            w->fired = false;
-            rcc_force_lsi(w->sim, true);
-            load_counter(w, 0xFFFu);
-            sim_trace(w->sim, SIM_TR_MISC, "IWDG started: reset in %llu us unless refreshed",
-                      (unsigned long long)((deadline(w) - sim_now(w->sim)) / SIM_PS_PER_US));
+            start(w);
         } else if (value == KEY_RELOAD && w->running && !w->fired) {
             reload(w);
         }
@@ -159,6 +188,7 @@ static uint64_t iwdg_next_event(void *self)
 static void iwdg_advance(void *self, uint64_t now)
 {
     struct iwdg *w = self;
+    apply_hw_mode(w);
     if (w->running && !w->fired && now >= deadline(w)) {
         w->fired = true;
         sim_trace(w->sim, SIM_TR_MISC, "IWDG counter reached 0: system reset");
@@ -176,6 +206,7 @@ static void iwdg_reset(void *self, enum sim_reset_kind kind)
     w->unlocked = w->running = w->fired = false;
     w->tick_ps = tick_ps_for(0);
     w->busy_until[0] = w->busy_until[1] = w->busy_until[2] = 0;
+    w->check_hw_mode = true;
 }
 
 static const sim_periph_ops iwdg_ops = {
@@ -202,11 +233,15 @@ void iwdg_attach(sim_t *sim)
 bool iwdg_running(sim_t *sim)
 {
     struct iwdg *w = sim_model(sim, SIM_M_IWDG);
+    if (w)
+        apply_hw_mode(w);
     return w && w->running;
 }
 
 uint64_t iwdg_deadline(sim_t *sim)
 {
     struct iwdg *w = sim_model(sim, SIM_M_IWDG);
+    if (w)
+        apply_hw_mode(w);
     return w ? deadline(w) : SIM_NEVER;
 }

@@ -131,6 +131,21 @@ static void refresh_outside_window_resets(void **state)
     assert_int_equal(sim_last_reset_cause(sim), SIM_CAUSE_IWDG);
 }
 
+static void hardware_watchdog_option_starts_it(void **state)
+{
+    sim_t *sim = *state;
+    const uint32_t optr = 0xFFEFF8AAu & ~(1u << 16); /* factory, IWDG_SW=0 */
+    const uint32_t slot[2] = {optr, ~optr};
+    assert_int_equal(sim_load_mem(sim, 0x1FFF7800u, slot, sizeof slot), 0);
+    load_idle_program(sim); /* power-on: the option bytes load */
+    assert_true(iwdg_running(sim));
+    uint64_t start = sim_now(sim);
+    assert_int_equal(iwdg_deadline(sim) - start, 4096u * 4u * LSI_TICK_PS);
+    sim_run_for(sim, 513 * SIM_PS_PER_MS);
+    assert_int_equal(sim_last_reset_cause(sim), SIM_CAUSE_IWDG);
+    assert_true(iwdg_running(sim)); /* and again after its own reset */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -140,6 +155,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(pr_rlr_need_unlock_and_are_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(refresh_postpones_the_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(refresh_outside_window_resets, setup, teardown),
+        cmocka_unit_test_setup_teardown(hardware_watchdog_option_starts_it, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
