@@ -342,7 +342,12 @@ static void ep0_in_done(struct tdev *d)
 
 static void feed_bulk_in(struct tdev *d)
 {
-    if (!d->bulk_in || d->bulk_in_written >= d->bulk_in_len)
+    if (!d->bulk_in || d->bulk_in_written >= d->bulk_in_len) {
+        if (d->irq_driven)
+            clrb(d->sim, DIEPEMPMSK, 1u << 1);
+        return;
+    }
+    if (d->irq_driven && !(rd(d->sim, DIEPINT(1)) & IN_TXFE))
         return;
     uint32_t chunk = d->bulk_in_len - d->bulk_in_written;
     if (chunk > 64)
@@ -371,7 +376,21 @@ void tdev_bulk_in_send(struct tdev *d, const uint8_t *data, uint32_t len)
     d->bulk_in_done = false;
     wr(d->sim, DIEPTSIZ(1), (pkts << 19) | len);
     setb(d->sim, DIEPCTL(1), EP_CNAK | EP_EPENA);
-    feed_bulk_in(d);
+    if (d->irq_driven)
+        setb(d->sim, DIEPEMPMSK, 1u << 1); /* the data goes in from the TXFE interrupt */
+    else
+        feed_bulk_in(d);
+}
+
+void tdev_use_irq(struct tdev *d)
+{
+    sim_t *sim = d->sim;
+    d->irq_driven = true;
+    wr(sim, GINTMSK, GINT_RXFLVL | GINT_USBRST | GINT_ENUMDNE | GINT_IEPINT | GINT_OEPINT | GINT_USBSUSP);
+    wr(sim, DIEPMSK, IN_XFRC);
+    wr(sim, DOEPMSK, OUT_XFRC | OUT_STUP);
+    wr(sim, DAINTMSK, 0x00030003u);
+    setb(sim, GAHBCFG, 1u);
 }
 
 static void read_words(sim_t *sim, uint8_t *dst, uint32_t bcnt)
@@ -472,10 +491,20 @@ void tdev_poll(struct tdev *d)
     }
 }
 
+#define NVIC_ISPR2 0xE000E208u
+#define NVIC_ICPR2 0xE000E288u
+#define OTG_IRQ_BIT (1u << (67 - 64))
+
 void tdev_run_us(struct tdev *d, uint64_t us)
 {
     for (uint64_t t = 0; t < us; t += 20) {
         sim_advance(d->sim, 20 * SIM_PS_PER_US);
+        if (d->irq_driven) {
+            if (!(rd(d->sim, NVIC_ISPR2) & OTG_IRQ_BIT))
+                continue;
+            wr(d->sim, NVIC_ICPR2, OTG_IRQ_BIT);
+            d->irqs++;
+        }
         tdev_poll(d);
     }
 }

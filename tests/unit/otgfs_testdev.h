@@ -120,6 +120,8 @@ void t_bringup(sim_t *sim, unsigned steps);
 struct tdev {
     sim_t *sim;
     bool drop_flagged_completions; /* TinyUSB >= 0.21 handling of the 3.10a words */
+    bool irq_driven;               /* only act when IRQ 67 is pending, feed IN data on TXFE */
+    unsigned irqs;                 /* interrupts taken */
     uint8_t setup[8];
     /* EP0 IN */
     const uint8_t *in0;
@@ -152,6 +154,9 @@ extern const uint8_t tdev_config_desc[32];
 
 void tdev_init(struct tdev *d, sim_t *sim);
 void tdev_poll(struct tdev *d);
+/* Interrupt-driven mode, as HAL does it: GINTMSK, endpoint masks, GINT; IN data for EP1 is
+ * written from the TXFE interrupt (DIEPEMPMSK). */
+void tdev_use_irq(struct tdev *d);
 /* Advance virtual time by `us` microseconds, polling the device every 20 us. */
 void tdev_run_us(struct tdev *d, uint64_t us);
 void tdev_bulk_out_arm(struct tdev *d, uint32_t max_len);

@@ -485,6 +485,42 @@ static void test_bus_time_figures(void **state)
     t_destroy(f.sim);
 }
 
+static void test_interrupt_driven_device(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup_board(&f, true);
+    t_bringup(f.sim, T_ALL & ~T_CONNECT);
+    tdev_use_irq(&f.dev);
+    clrb(f.sim, DCTL, 2u);
+    run_until_state(&f, USBH_CONFIGURED, 1000);
+    assert_int_equal(usbhost_state(f.host), USBH_CONFIGURED);
+    assert_true(f.dev.irqs > 20);
+    uint8_t out[70], in[128];
+    for (unsigned i = 0; i < sizeof out; i++)
+        out[i] = (uint8_t)(3 * i);
+    struct usbh_xfer x;
+    control(&x, 0x40, 1, 0, 0, out, sizeof out);
+    assert_int_equal(run_xfer(&f, &x, 100), 0);
+    control(&x, 0xC0, 2, 0, 0, in, sizeof in);
+    assert_int_equal(run_xfer(&f, &x, 100), 0);
+    assert_int_equal(x.actual, sizeof out);
+    assert_memory_equal(in, out, sizeof out);
+    /* 600 bytes through a 512-byte TX FIFO, written from the TXFE interrupt */
+    static uint8_t src[600], got[1024];
+    for (unsigned i = 0; i < sizeof src; i++)
+        src[i] = (uint8_t)(i * 13);
+    tdev_bulk_in_send(&f.dev, src, sizeof src);
+    bulk(&x, 0x81, got, sizeof got, 1000);
+    assert_int_equal(run_xfer(&f, &x, 100), 0);
+    assert_int_equal(x.actual, 600);
+    assert_memory_equal(got, src, 600);
+    tdev_run_us(&f.dev, 200);
+    assert_true(f.dev.bulk_in_done);
+    assert_int_equal(rd(f.sim, DIEPEMPMSK), 0);
+    t_destroy(f.sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_port_reset_reenumerates),
         cmocka_unit_test(test_inaccurate_clock_fails_enumeration),
         cmocka_unit_test(test_bus_time_figures),
+        cmocka_unit_test(test_interrupt_driven_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
