@@ -60,6 +60,10 @@ struct out_endpoint {
 static struct in_endpoint in_ep[USBD_PORT_ENDPOINTS];
 static struct out_endpoint out_ep[USBD_PORT_ENDPOINTS];
 static uint32_t setup_words[2];
+#ifdef USBD_PORT_COUNT_QUIRK
+/* Test builds: how many 3.10a extra EP0 entries were recognised and dropped. */
+uint32_t usbd_port_quirk_entries_dropped;
+#endif
 
 static bool wait_clear(volatile uint32_t *reg, uint32_t mask)
 {
@@ -355,8 +359,12 @@ static void rx_fifo_entry(void)
     case OTG_PKTSTS_OUT_COMPLETE: {
         uint32_t flags = OTG_DOEPINT(n);
         OTG_DOEPINT(n) = OTG_EPINT_XFRC | OTG_DOEPINT_STPKTRX | OTG_DOEPINT_STSPHSRX;
-        if (n == 0u && (flags & (OTG_DOEPINT_STPKTRX | OTG_DOEPINT_STSPHSRX)))
+        if (n == 0u && (flags & (OTG_DOEPINT_STPKTRX | OTG_DOEPINT_STSPHSRX))) {
+#ifdef USBD_PORT_COUNT_QUIRK
+            usbd_port_quirk_entries_dropped++;
+#endif
             break; /* the 3.10a extra entry, not a transfer */
+        }
         on_out_complete(n);
         break;
     }

@@ -84,6 +84,8 @@ static const struct usbd_device device = {
     .interface_count = 1,
 };
 
+extern uint32_t usbd_port_quirk_entries_dropped;
+
 #ifdef USBENUM_IRQ
 static volatile uint32_t usb_interrupts;
 
@@ -124,6 +126,14 @@ int main(void)
     console_puts("configured after ");
     console_put_dec(target_millis() - start);
     console_puts(" ms (modelled)\n");
+    console_put_dec(usbd_port_quirk_entries_dropped);
+    console_puts(" core 3.10a extra EP0 entries dropped\n");
+#ifdef USBENUM_NO_QUIRK
+    test_check_eq(usbd_port_quirk_entries_dropped, 0u, "dropped entries from a core without the quirk");
+#else
+    /* Every SETUP brings one on 3.10a silicon (and in l4sim by default). */
+    test_check(usbd_port_quirk_entries_dropped >= 8u, "the 3.10a extra EP0 entries were not recognised");
+#endif
 #ifdef USBENUM_IRQ
     console_put_dec(usb_interrupts);
     console_puts(" OTG_FS interrupts\n");
