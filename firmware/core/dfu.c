@@ -210,17 +210,20 @@ static uint8_t expected_byte(uint32_t addr)
     return i < dfu.block_len ? dfu.buf[i] : 0xFF;
 }
 
-/* The double word at addr as it must read after the block is written (0xFF pads). */
+/* The double word at addr as it must read after the block is written (0xFF pads).
+ * True if it is all 0xFF. Called once per double word while the flash works, so the
+ * common case (wholly inside the block) is a plain copy. */
 static bool expected_dword(uint32_t addr, uint32_t word[2])
 {
-    bool blank = true;
-    for (unsigned w = 0; w < 2; w++) {
-        word[w] = 0;
-        for (unsigned b = 0; b < 4; b++)
-            word[w] |= (uint32_t)expected_byte(addr + 4 * w + b) << (8 * b);
-        blank &= word[w] == 0xFFFFFFFFu;
+    uint32_t i = addr - dfu.block_addr;
+    if (i < dfu.block_len && dfu.block_len - i >= 8) {
+        memcpy(word, &dfu.buf[i], 8);
+    } else {
+        uint8_t *bytes = (uint8_t *)word;
+        for (unsigned b = 0; b < 8; b++)
+            bytes[b] = expected_byte(addr + b);
     }
-    return blank;
+    return (word[0] & word[1]) == 0xFFFFFFFFu;
 }
 
 static uint8_t verify_block(void)
