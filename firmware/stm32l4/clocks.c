@@ -108,10 +108,6 @@ bool clock_enable_usb48(void)
 #else
 static bool hse_ok;
 
-static void lse_start(void)
-{
-}
-
 void clock_init_48mhz(void)
 {
     power_range1();

@@ -270,6 +270,8 @@ void usbd_port_ep_stall(uint8_t ep, bool stall)
         }
         return;
     }
+    if (n >= USBD_PORT_ENDPOINTS)
+        return;
     volatile uint32_t *ctl = (ep & 0x80u) ? &OTG_DIEPCTL(n) : &OTG_DOEPCTL(n);
     if (stall)
         *ctl |= OTG_EPCTL_STALL;
