@@ -486,15 +486,22 @@ static void on_xfer_done(struct usbh_xfer *x)
     pthread_mutex_lock(&b->lock);
     r->status = usbfs_status(r);
     struct bclient *cl = r->cl;
+    unsigned long urb_addr = r->urb_addr; /* file_done may free r */
+    unsigned client_id = cl->id;
     UMockdevIoctlClient *discarder = file_done(b, r, &reaper);
     bool free_client = cl->close_handled && cl->inflight.length == 0;
     if (free_client)
         cl->dev->clients = g_list_remove(cl->dev->clients, cl);
     pthread_mutex_unlock(&b->lock);
-    if (reaper)
+    if (reaper) {
+        btrace(b, "bridge: client %u REAPURB -> URB 0x%lx", client_id, urb_addr);
         umockdev_ioctl_client_complete(reaper, 0, 0);
-    if (discarder)
+    }
+    if (discarder) {
+        btrace(b, "bridge: client %u DISCARDURB 0x%lx -> 0", client_id, urb_addr);
         umockdev_ioctl_client_complete(discarder, 0, 0);
+        g_object_unref(discarder);
+    }
     if (free_client)
         client_free(b, cl);
 }
