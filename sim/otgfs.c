@@ -444,7 +444,7 @@ static uint32_t gintsts_read(struct otgfs *o)
         v |= GINTSTS_GINAKEFF;
     if (o->gonak)
         v |= GINTSTS_BOUTNAKEFF;
-    uint32_t d = daint(o);
+    uint32_t d = daint(o) & o->daintmsk;
     if (d & 0xFFFFu)
         v |= GINTSTS_IEPINT;
     if (d >> 16)

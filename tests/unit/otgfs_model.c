@@ -150,6 +150,8 @@ static void test_interrupts_and_irq_line(void **state)
     assert_false(rd(sim, GINTSTS) & GINT_IEPINT);
     wr(sim, DIEPMSK, 1u);
     assert_int_equal(rd(sim, DAINT), 1u << 1);
+    assert_false(rd(sim, GINTSTS) & GINT_IEPINT); /* DAINTMSK gates GINTSTS */
+    wr(sim, DAINTMSK, 1u << 1);
     assert_true(rd(sim, GINTSTS) & GINT_IEPINT);
     /* IRQ 67 = GINT && (GINTSTS & GINTMSK) */
     wr(sim, GINTMSK, GINT_IEPINT);
@@ -545,6 +547,13 @@ static void test_rcc_reset_and_sdis(void **state)
     assert_false(otgfs_pullup(sim));
     assert_int_equal(otgfs_wire_setup(sim, 0, get_dev_desc), OTG_WIRE_NO_RESPONSE);
     clrb(sim, DCTL, 2u);
+    assert_true(otgfs_pullup(sim));
+    /* forced host mode: CMOD reads 1 and the device pull-up goes */
+    wr(sim, GUSBCFG, (rd(sim, GUSBCFG) & ~(1u << 30)) | (1u << 29));
+    assert_true(rd(sim, GINTSTS) & 1u);
+    assert_non_null(strstr(otgfs_connect_blocker(sim), "GUSBCFG.FHMOD is 1"));
+    wr(sim, GUSBCFG, (rd(sim, GUSBCFG) & ~(1u << 29)) | (1u << 30));
+    assert_false(rd(sim, GINTSTS) & 1u);
     assert_true(otgfs_pullup(sim));
     /* RCC_AHB2RSTR.OTGFSRST: everything back to reset values, pull-up off */
     setb(sim, T_RCC_AHB2RSTR, 1u << 12);
