@@ -20,3 +20,12 @@ endforeach()
 # The demo images, stamped and packed for dfu-util and l4sim (needs the firmware build
 # and the packer, so it lives in the host tree).
 include(${L4_APP_DEMO}/pack.cmake)
+
+# The demo on the virtual board: bootloader + stamped demo image in l4sim, driven by the
+# virtual USB host (enumeration, CDC echo, DETACH, "update", "rom").
+if(TARGET demo-images AND TARGET l4simcore)
+  l4_unit_test(app_sim SOURCES ${CMAKE_CURRENT_LIST_DIR}/app_sim.c LIBS l4simcore)
+  target_compile_definitions(app_sim PRIVATE L4_FIRMWARE_DIR="${L4_FIRMWARE_DIR}")
+  add_dependencies(app_sim demo-images)
+  set_tests_properties(app_sim PROPERTIES TIMEOUT 300 LABELS "sim;firmware")
+endif()
