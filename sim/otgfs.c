@@ -549,6 +549,7 @@ static void check_connect(struct otgfs *o)
     o->pullup = up;
     uint64_t now = now_of(o);
     o->bus_active = false;
+    o->in_reset = false; /* a reset in progress ends with the connection */
     o->suspended = false;
     o->last_activity = now;
     sim_trace(o->sim, SIM_TR_USB, "USB D+ pull-up %s", up ? "on: the host can see the device" : "off");

@@ -521,6 +521,31 @@ static void test_interrupt_driven_device(void **state)
     t_destroy(f.sim);
 }
 
+/* The CPU-running helpers: firmware that only spins (b .), so the host acts alone. */
+static void test_wait_state_runs_the_board(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup_board(&f, true);
+    static const uint8_t spin[10] = {0x00, 0x10, 0x00, 0x20, 0x09, 0x00, 0x00, 0x08, 0xFE, 0xE7};
+    assert_int_equal(sim_load_mem(f.sim, 0x08000000u, spin, sizeof spin), 0);
+    sim_reset(f.sim, SIM_RESET_SYSTEM, SIM_CAUSE_PIN);
+    t_bringup(f.sim, T_ALL);
+    uint64_t connected = sim_now(f.sim);
+    uint8_t setup[8] = {0x80, 6, 0, 1, 0, 0, 18, 0}, buf[18];
+    uint32_t actual = 99;
+    assert_int_equal(usbhost_control_sync(f.host, setup, buf, &actual, 100), -ENODEV);
+    assert_false(usbhost_wait_state(f.host, USBH_ENUMERATING, 50)); /* still debouncing */
+    assert_true(usbhost_wait_state(f.host, USBH_ENUMERATING, 200));
+    /* 100 ms debounce + 10 ms reset after the pull-up, within the 1 ms run steps */
+    uint64_t waited = sim_now(f.sim) - connected;
+    assert_true(waited >= 110 * SIM_PS_PER_MS && waited <= 112 * SIM_PS_PER_MS);
+    /* nobody answers EP0 (the firmware spins): Linux's 5 s timeout, then failure */
+    assert_true(usbhost_wait_state(f.host, USBH_FAILED, 6000));
+    assert_non_null(strstr(usbhost_failure(f.host), "device descriptor read/64, error -110"));
+    t_destroy(f.sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_inaccurate_clock_fails_enumeration),
         cmocka_unit_test(test_bus_time_figures),
         cmocka_unit_test(test_interrupt_driven_device),
+        cmocka_unit_test(test_wait_state_runs_the_board),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
