@@ -168,9 +168,12 @@ enum target_flash_status target_flash_program_start(uint32_t addr, uint32_t lo, 
         return begin(TARGET_FLASH_ERR_ADDRESS);
     if (write_protected(addr, addr + 8))
         return begin(TARGET_FLASH_ERR_WRITE_PROTECTED);
+    /* PROGERR unless the double word is erased; zeros may go over anything. */
+    bool erased = true;
     for (int i = 0; i < 8; i++)
-        if (m[i] != 0xFF)
-            return begin(TARGET_FLASH_ERR_NOT_ERASED);
+        erased &= m[i] == 0xFF;
+    if (!erased && (lo | hi) != 0)
+        return begin(TARGET_FLASH_ERR_NOT_ERASED);
     for (int i = 0; i < 4; i++) {
         m[i] = (uint8_t)(lo >> (8 * i));
         m[4 + i] = (uint8_t)(hi >> (8 * i));
