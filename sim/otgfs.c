@@ -161,6 +161,7 @@
 #define DIEPINT_ITTXFE (1u << 4)
 #define DIEPINT_INEPNE (1u << 6)
 #define DIEPINT_TXFE (1u << 7)
+#define DIEPINT_NAK (1u << 13)
 #define DIEPINT_W1C 0x0000397Bu
 
 #define DOEPINT_XFRC (1u << 0)
@@ -1414,6 +1415,8 @@ enum otg_wire_result otgfs_wire_in(sim_t *sim, uint8_t addr, uint8_t ep, uint8_t
     }
     r = OTG_WIRE_ACK;
 out:
+    if (r == OTG_WIRE_NAK)
+        o->in[ep].intr |= DIEPINT_NAK; /* "a NAK was transmitted" */
     trace_data(o, "IN", addr, ep, sent_pid, r == OTG_WIRE_ACK ? buf : NULL, n, r, note);
     update_irq(o);
     return r;

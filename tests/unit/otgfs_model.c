@@ -98,6 +98,8 @@ static void test_in_transfer_fifo_accounting(void **state)
     enum otg_wire_pid pid;
     /* armed, but the packet is not in the FIFO yet */
     assert_int_equal(in_tok(sim, 0, 1, buf, &len, &pid), OTG_WIRE_NAK);
+    assert_true(rd(sim, DIEPINT(1)) & (1u << 13)); /* NAK */
+    assert_true(rd(sim, DIEPINT(1)) & (1u << 4));  /* ITTXFE */
     for (unsigned i = 0; i < 16; i++)
         wr(sim, FIFO(1), 0x03020100u + 0x04040404u * i);
     assert_int_equal(rd(sim, DTXFSTS(1)), 0x80u - 16);
