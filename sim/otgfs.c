@@ -16,8 +16,7 @@
  *  0x01C  GRXSTSR     0            peek at the RX status queue head (0 when empty)
  *  0x020  GRXSTSP     0            pop it: type 3 sets DOEPINT.XFRC, type 4 sets DOEPINT0.STUP
  *  0x024  GRXFSIZ     0x0000_0200  (unverified) RX FIFO depth in words, from word 0
- *  0x028  DIEPTXF0    0x0200_0200  (unverified) TX FIFO 0 start 15:0, depth 31:16 (sheet gives
- *                                  0x200 for the register; we read it as start 0x200, depth 0x200)
+ *  0x028  DIEPTXF0    0x0000_0200  (unverified) TX FIFO 0 start 15:0, depth 31:16
  *  0x038  GCCFG       0            PWRDWN 16, VBDEN 21; BCD detectors 0..3 read as a plain host port
  *  0x03C  CID         0x0000_2000  read-only here
  *  0x040  GSNPSID     0x4F54_310A  core 3.10a
@@ -61,7 +60,7 @@
 #define RST_GOTGCTL   0x00010000u /* (unverified) */
 #define RST_GUSBCFG   0x00001440u /* (unverified) */
 #define RST_GRXFSIZ   0x00000200u /* (unverified) */
-#define RST_DIEPTXF0  0x02000200u /* (unverified) */
+#define RST_DIEPTXF0  0x00000200u /* (unverified) */
 #define RST_DIEPTXF   0x02000400u /* (unverified) */
 #define RST_DCFG      0x02200000u /* (unverified) */
 #define RST_DCTL      0x00000002u /* (unverified) */

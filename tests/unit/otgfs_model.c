@@ -56,6 +56,9 @@ static void test_identity_and_reset_values(void **state)
     assert_int_equal(rd(sim, GOTGCTL), 0x00010000u);
     assert_int_equal(rd(sim, GUSBCFG), 0x00001440u);
     assert_int_equal(rd(sim, GRXFSIZ), 0x200u);
+    assert_int_equal(rd(sim, DIEPTXF0), 0x200u);
+    assert_int_equal(rd(sim, DIEPTXF(1)), 0x02000400u);
+    assert_int_equal(rd(sim, DCFG), 0x02200000u);
     assert_int_equal(rd(sim, DCTL), 2u);
     assert_int_equal(rd(sim, DSTS), 0x10u);
     assert_int_equal(rd(sim, DIEPINT(0)), IN_TXFE);
