@@ -379,6 +379,17 @@ static void fifo_update(struct bdev *d)
         fifo_fill(d);
 }
 
+/* Lock held. A device that went away keeps its bdev (a client may still hold the node
+ * open and will get ENODEV), but once nobody has it open its FIFO is closed, so repeated
+ * re-enumerations in a long run do not pile up descriptors. */
+static void retire_if_unused(struct bdev *d)
+{
+    if (d->gone && !d->clients && d->fifo_fd >= 0) {
+        close(d->fifo_fd);
+        d->fifo_fd = -1;
+    }
+}
+
 /* ---- records ------------------------------------------------------------------------ */
 
 static void rec_free(struct rec *r)
@@ -490,8 +501,10 @@ static void on_xfer_done(struct usbh_xfer *x)
     unsigned client_id = cl->id;
     UMockdevIoctlClient *discarder = file_done(b, r, &reaper);
     bool free_client = cl->close_handled && cl->inflight.length == 0;
-    if (free_client)
+    if (free_client) {
         cl->dev->clients = g_list_remove(cl->dev->clients, cl);
+        retire_if_unused(cl->dev);
+    }
     pthread_mutex_unlock(&b->lock);
     if (reaper) {
         btrace(b, "bridge: client %u REAPURB -> URB 0x%lx", client_id, urb_addr);
@@ -1320,6 +1333,7 @@ static void unpublish(struct usb_bridge *b)
         }
     }
     fifo_update(d);
+    retire_if_unused(d);
     pthread_mutex_unlock(&b->lock);
     for (GList *l = reapers; l; l = l->next)
         umockdev_ioctl_client_complete(l->data, 0, 0);
@@ -1426,8 +1440,10 @@ static void close_client(struct usb_bridge *b, struct bclient *cl)
         l = next;
     }
     bool free_now = cl->inflight.length == 0;
-    if (free_now)
+    if (free_now) {
         d->clients = g_list_remove(d->clients, cl);
+        retire_if_unused(d);
+    }
     fifo_update(d);
     pthread_mutex_unlock(&b->lock);
     /* like closing a usbfs fd: what the client left in flight is killed */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,6 +157,44 @@ static void test_follows_detach_and_new_generation(void **state)
     assert_non_null(strstr(fake_sim_trace_text(f->sim), "bridge: published 0483:df11 as /dev/bus/usb/001/006"));
 }
 
+/* How many of our descriptors are device nodes in the testbed (the bridge's FIFOs). */
+static unsigned open_nodes(struct fixture *f)
+{
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%s/dev/bus/usb/", usb_bridge_root_dir(f->bridge));
+    unsigned n = 0;
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *e;
+    while (dir && (e = readdir(dir)) != NULL) {
+        char link[600], target[600];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len > 0) {
+            target[len] = 0;
+            n += strncmp(target, prefix, strlen(prefix)) == 0;
+        }
+    }
+    if (dir)
+        closedir(dir);
+    return n;
+}
+
+static void test_many_reenumerations_do_not_pile_up(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(open_nodes(f), 1);
+    for (int i = 0; i < 50; i++) {
+        fake_host_disconnect(f->host);
+        usb_bridge_service(f->bridge);
+        assert_int_equal(open_nodes(f), 0);
+        fake_host_connect(f->host, FAKE_SET_VENDOR, (uint8_t)(2 + i % 100));
+        usb_bridge_service(f->bridge);
+        assert_int_equal(usb_bridge_devnum(f->bridge), 2 + i % 100);
+    }
+    assert_int_equal(open_nodes(f), 1);
+    assert_int_equal(run(f, "list"), 0);
+}
+
 /* ---- a libusb client ---- */
 
 static void test_libusb_client_transfers(void **state)
@@ -291,6 +330,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_publishes_what_the_host_enumerated, setup_vendor, teardown),
         cmocka_unit_test_setup_teardown(test_follows_detach_and_new_generation, setup_vendor, teardown),
+        cmocka_unit_test_setup_teardown(test_many_reenumerations_do_not_pile_up, setup_vendor, teardown),
         cmocka_unit_test_setup_teardown(test_libusb_client_transfers, setup_vendor, teardown),
         cmocka_unit_test_setup_teardown(test_several_commands_in_sequence, setup_vendor, teardown),
         cmocka_unit_test_setup_teardown(test_an_exited_client_lets_go, setup_vendor, teardown),
