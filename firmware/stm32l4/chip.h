@@ -32,6 +32,10 @@ void gpio_config(unsigned port, unsigned pin, unsigned mode, unsigned pull, unsi
 void gpio_write(unsigned port, unsigned pin, bool high);
 bool gpio_read(unsigned port, unsigned pin);
 
+/* ---- the board's tamper button: input with pull-down (target_init does this; read
+ * it with target_button_pressed) ---- */
+void button_init(void);
+
 /* ---- the board's LED1 (target_stm32l4.c) ---- */
 void led_init(void);
 void led_set(bool on);

@@ -52,8 +52,7 @@ void target_init(void)
     RCC_CSR |= RCC_CSR_RMVF;
     clock_init_48mhz();
     RCC_AHB1ENR |= RCC_AHB1_CRC;
-    gpio_config(BOARD_BUTTON_PORT, BOARD_BUTTON_PIN, GPIO_MODE_INPUT, GPIO_PULL_DOWN,
-                GPIO_SPEED_LOW, 0u);
+    button_init();
     millis_start();
 }
 
@@ -110,6 +109,12 @@ void target_start_image(uint32_t vectors)
     /* As out of reset: MSP from the table, interrupts unmasked (nothing is enabled). */
     __asm__ volatile("msr msp, %0\n\tcpsie i\n\tbx %1" : : "r"(sp), "r"(entry) : "memory");
     __builtin_unreachable();
+}
+
+void button_init(void)
+{
+    gpio_config(BOARD_BUTTON_PORT, BOARD_BUTTON_PIN, GPIO_MODE_INPUT, GPIO_PULL_DOWN,
+                GPIO_SPEED_LOW, 0u);
 }
 
 bool target_button_pressed(void)

@@ -1,5 +1,6 @@
 /* bring-up: the 80 MHz clock tree (MSI 48 MHz -> PLL, voltage range 1, flash latency 4),
- * LED1 and the console. */
+ * LED1, the tamper button and the console. */
+#include "target.h"
 #include "testlib.h"
 #include "regs/flash.h"
 #include "regs/pwr.h"
@@ -32,6 +33,11 @@ int main(void)
     }
     led_set(true);
     test_check(!gpio_read(1u, 2u), "LED1 on must drive PB2 low (active low)");
+
+    /* The tamper button, as the bootloader reads it (pull-down, pressed = high). The
+     * sim test runs this twice: without and with l4sim --press-button. */
+    button_init();
+    console_puts(target_button_pressed() ? "button pressed\n" : "button released\n");
 
     console_puts("l4dfu bring-up ok\n");
     test_pass();

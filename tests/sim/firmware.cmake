@@ -12,6 +12,13 @@ function(l4_sim_firmware_test program)
 endfunction()
 
 l4_sim_firmware_test(bringup)
+set_tests_properties(sim_fw_bringup PROPERTIES FAIL_REGULAR_EXPRESSION "FAIL: |button pressed")
+# The same program with the tamper button held: it must read the press.
+add_test(NAME sim_fw_bringup_button
+  COMMAND ${L4_SIM} --load ${L4_FIRMWARE_DIR}/bringup-stm32l476g-eval.elf
+                    --press-button --until-console "button pressed" --run-for 5000)
+set_tests_properties(sim_fw_bringup_button PROPERTIES
+  FAIL_REGULAR_EXPRESSION "FAIL: |button released" TIMEOUT 300 LABELS "sim;firmware")
 l4_sim_firmware_test(exceptions)
 l4_sim_firmware_test(flashtest)
 l4_sim_firmware_test(watchdog)
