@@ -233,6 +233,7 @@ struct otgfs {
     void *host;
 
     bool warned_txfnum0[OTGFS_NUM_EPS];
+    char blocker_text[256];
 };
 
 static void update_irq(struct otgfs *o);
@@ -482,13 +483,14 @@ bool otgfs_clock_accurate(sim_t *sim, const char **why)
 static const char *blocker(struct otgfs *o)
 {
     sim_t *sim = o->sim;
-    static char buf[256];
+    char *buf = o->blocker_text;
+    const size_t bufsize = sizeof o->blocker_text;
     if (!rcc_periph_enabled(sim, RCC_P_OTGFS))
         return "RCC_AHB2ENR.OTGFSEN is 0: the OTG_FS core has no bus clock";
     bool accurate = true;
     const char *why = NULL;
     if (rcc_clk48_hz(sim, &accurate, &why) == 0) {
-        snprintf(buf, sizeof buf, "no 48 MHz USB clock (RCC_CCIPR.CLK48SEL): %s",
+        snprintf(buf, bufsize, "no 48 MHz USB clock (RCC_CCIPR.CLK48SEL): %s",
                  why ? why : "the selected source is not running");
         return buf;
     }
@@ -500,10 +502,11 @@ static const char *blocker(struct otgfs *o)
         unsigned mode = gpio_pin_mode(sim, 'A', pins[i]);
         unsigned af = gpio_pin_af(sim, 'A', pins[i]);
         if (mode != GPIO_MODE_AF || af != 10) {
-            snprintf(buf, sizeof buf,
-                     "PA%u (OTG_FS_%s) is not in alternate function AF10 (mode %u, AF%u): the pin is not "
-                     "connected to the USB transceiver",
-                     pins[i], pin_names[i], mode, af);
+            static const char *const mode_names[4] = {"input", "output", "alternate function", "analog"};
+            snprintf(buf, bufsize,
+                     "PA%u (OTG_FS_%s) is not in alternate function AF10 (GPIOA_MODER: %s, AFR: AF%u): the pin "
+                     "is not connected to the USB transceiver",
+                     pins[i], pin_names[i], mode_names[mode & 3u], af);
             return buf;
         }
     }
