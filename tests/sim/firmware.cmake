@@ -22,6 +22,13 @@ set_tests_properties(sim_fw_bringup_button PROPERTIES
 l4_sim_firmware_test(exceptions)
 l4_sim_firmware_test(flashtest)
 l4_sim_firmware_test(watchdog)
+# romroute ends in system memory, where l4sim's stand-in ROM stops the run.
+add_test(NAME sim_fw_romroute
+  COMMAND ${L4_SIM} --load ${L4_FIRMWARE_DIR}/romroute-stm32l476g-eval.elf --run-for 5000)
+set_tests_properties(sim_fw_romroute PROPERTIES
+  PASS_REGULAR_EXPRESSION "requesting the ROM bootloader.*entered system memory"
+  FAIL_REGULAR_EXPRESSION "FAIL: " TIMEOUT 300 LABELS "sim;firmware")
+
 # usbenum needs the virtual host on the USB connector.
 l4_sim_firmware_test(usbenum --usb)
 l4_sim_firmware_test(usbenum-irq --usb)
