@@ -594,14 +594,17 @@ static void rx_push_packet(struct otgfs *o, uint32_t status, const uint8_t *data
 
 /* The SETUP-done word (and, with the quirk, the extra flagged completion before it)
  * enters the queue at the first data/status-stage token after the SETUP. */
-static void push_setup_done(struct otgfs *o)
+static bool push_setup_done(struct otgfs *o)
 {
     if (!o->setup_done_pending)
-        return;
+        return true;
+    if (fifo_free(&o->rx) < (o->quirk_310a ? 2u : 1u))
+        return false; /* no room for the status words: the token is NAKed until there is */
     o->setup_done_pending = false;
     if (o->quirk_310a)
         rx_push_packet(o, rx_status(0, 0, 0, PKTSTS_OUT_DONE, o->fnsof), NULL, 0);
     rx_push_packet(o, rx_status(0, 0, 0, PKTSTS_SETUP_DONE, o->fnsof), NULL, 0);
+    return true;
 }
 
 static uint32_t pop_status(struct otgfs *o, bool pop)
@@ -876,7 +879,10 @@ static uint32_t reg_read(struct otgfs *o, uint32_t off)
         case 0x00: return epctl_read(o, &o->in[n], n, false);
         case 0x08: return diepint_read(o, n);
         case 0x10: return o->in[n].tsiz;
-        case 0x18: return fifo_free(&o->tx[n == 0 ? 0 : (o->in[n].ctl & EPCTL_TXFNUM) >> EPCTL_TXFNUM_SHIFT]);
+        case 0x18: {
+            unsigned f = n == 0 ? 0 : (o->in[n].ctl & EPCTL_TXFNUM) >> EPCTL_TXFNUM_SHIFT;
+            return f < NFIFO_TX ? fifo_free(&o->tx[f]) : 0; /* no such FIFO: tx_fifo_of() warns on use */
+        }
         default: return bad(o, off, false, 0);
         }
     }
@@ -1259,8 +1265,12 @@ enum otg_wire_result otgfs_wire_out(sim_t *sim, uint8_t addr, uint8_t ep, enum o
     }
     bus_activity(o);
     struct otg_ep *e = &o->out[ep];
-    if (ep == 0)
-        push_setup_done(o);
+    if (ep == 0 && !push_setup_done(o)) {
+        e->intr |= DOEPINT_NAK;
+        r = OTG_WIRE_NAK;
+        note = "(RX FIFO full: no room for the SETUP-done word)";
+        goto out;
+    }
     if (ep != 0 && !(e->ctl & EPCTL_USBAEP)) {
         r = OTG_WIRE_NO_RESPONSE;
         note = "(endpoint not active: DOEPCTL.USBAEP = 0)";
@@ -1344,7 +1354,13 @@ enum otg_wire_result otgfs_wire_in(sim_t *sim, uint8_t addr, uint8_t ep, uint8_t
     bus_activity(o);
     struct otg_ep *e = &o->in[ep];
     if (ep == 0) {
-        push_setup_done(o);
+        if (!push_setup_done(o) ||
+            (o->quirk_310a && o->control_write && o->control_write_data && !o->status_quirk_pushed &&
+             fifo_free(&o->rx) < 1)) {
+            r = OTG_WIRE_NAK;
+            note = "(RX FIFO full: no room for an EP0 status word)";
+            goto out;
+        }
         /* 3.10a: the status stage of a control write starts with an extra flagged
          * completion word (§5 option b). */
         if (o->quirk_310a && o->control_write && o->control_write_data && !o->status_quirk_pushed) {

@@ -338,6 +338,28 @@ static void test_rx_fifo_full_naks(void **state)
     t_destroy(sim);
 }
 
+static void test_setup_done_waits_for_rx_room(void **state)
+{
+    (void)state;
+    sim_t *sim = ready(true);
+    wr(sim, GRXFSIZ, 4); /* the SETUP takes 3 words, the quirk's two EP0 words do not fit */
+    assert_int_equal(otgfs_wire_setup(sim, 0, get_dev_desc), OTG_WIRE_ACK);
+    uint8_t buf[64];
+    unsigned len;
+    enum otg_wire_pid pid;
+    assert_int_equal(in_tok(sim, 0, 0, buf, &len, &pid), OTG_WIRE_NAK);
+    assert_non_null(strstr(t_trace(sim), "no room for an EP0 status word"));
+    assert_int_equal(STS_TYPE(rd(sim, GRXSTSP)), 6);
+    rd(sim, FIFO(0));
+    rd(sim, FIFO(0));
+    assert_false(rd(sim, GINTSTS) & GINT_RXFLVL);
+    assert_int_equal(in_tok(sim, 0, 0, buf, &len, &pid), OTG_WIRE_NAK);
+    assert_int_equal(STS_TYPE(rd(sim, GRXSTSP)), 3);
+    assert_int_equal(STS_TYPE(rd(sim, GRXSTSP)), 4);
+    assert_true(rd(sim, DOEPINT(0)) & OUT_STUP);
+    t_destroy(sim);
+}
+
 static void test_stall(void **state)
 {
     (void)state;
@@ -580,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_setup_queue_quirk_off),
         cmocka_unit_test(test_out_transfer_toggles_nak),
         cmocka_unit_test(test_rx_fifo_full_naks),
+        cmocka_unit_test(test_setup_done_waits_for_rx_room),
         cmocka_unit_test(test_stall),
         cmocka_unit_test(test_nak_handshakes),
         cmocka_unit_test(test_flushes),
