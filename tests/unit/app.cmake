@@ -29,3 +29,10 @@ if(TARGET demo-images AND TARGET l4simcore)
   add_dependencies(app_sim demo-images)
   set_tests_properties(app_sim PROPERTIES TIMEOUT 300 LABELS "sim;firmware")
 endif()
+
+# End to end with the real dfu-util through the umockdev bridge: v1 -> v2 in one command.
+if(TARGET demo-images AND TARGET l4sim)
+  add_test(NAME app_e2e_update
+           COMMAND bash ${L4_APP_DEMO}/e2e_update.sh $<TARGET_FILE:l4sim> ${L4_FIRMWARE_DIR})
+  set_tests_properties(app_e2e_update PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 LABELS "sim;e2e")
+endif()
