@@ -1229,7 +1229,7 @@ enum otg_wire_result otgfs_wire_setup(sim_t *sim, uint8_t addr, const uint8_t se
         oe->intr |= DOEPINT_B2BSTUP;
     if (stupcnt)
         oe->tsiz = (oe->tsiz & ~(3u << 29)) | ((stupcnt - 1) << 29);
-    if (rx_room(o, 8, 2)) {
+    if (rx_room(o, 8, 0)) {
         rx_push_packet(o, rx_status(0, 8, 0, PKTSTS_SETUP_DATA, o->fnsof), setup, 8);
     } else {
         sim_warn(sim, "OTG_FS: RX FIFO full (%u of %u words used) when a SETUP arrived: the SETUP is lost",
