@@ -67,9 +67,17 @@ struct vector_table {
     vector_fn svcall, debug_monitor;
     uint32_t reserved_34;
     vector_fn pendsv, systick;
+#ifndef L4_VECTORS_SYSTEM_ONLY
     vector_fn irq[82];
+#endif
 };
+#ifndef L4_VECTORS_SYSTEM_ONLY
 _Static_assert(sizeof(struct vector_table) == 98 * 4, "16 system + 82 device vectors");
+#else
+/* A program that never enables a device interrupt (the polled bootloader, as an opt-in
+ * to save 328 bytes) may stop after the system exceptions. */
+_Static_assert(sizeof(struct vector_table) == 16 * 4, "16 system vectors");
+#endif
 
 #ifdef L4_IMAGE_APP
 #ifndef L4_IMAGE_VERSION
@@ -100,7 +108,9 @@ __attribute__((section(".vectors"), used)) const struct vector_table vector_tabl
     .debug_monitor = DebugMon_Handler,
     .pendsv = PendSV_Handler,
     .systick = SysTick_Handler,
+#ifndef L4_VECTORS_SYSTEM_ONLY
     .irq = { DEVICE_IRQS(IRQ_ENTRY) },
+#endif
 };
 
 void default_handler(void)
