@@ -61,6 +61,8 @@ extern char **environ;
 #define RUN_SLICE_PS SIM_PS_PER_MS
 #define MAX_INTERFACES 32u /* usbfs keeps claims in a 32-bit mask */
 #define MAX_PENDING_TRACE_LINES 20000u
+/* Linux's default usbfs_memory_mb: buffers beyond it are refused with ENOMEM. */
+#define USBFS_MEMORY_LIMIT (16u * 1024u * 1024u)
 
 /* usbfs's enum usb_device_speed value for full speed (USBDEVFS_GET_SPEED). */
 #define USBFS_SPEED_FULL 2
@@ -131,8 +133,9 @@ enum req_kind { RQ_DISCARD, RQ_CTRL, RQ_RESET };
 
 struct req {
     enum req_kind kind;
-    struct rec *rec;
-    struct bclient *cl;
+    struct rec *rec;   /* RQ_DISCARD, RQ_CTRL; NULL once its client has gone */
+    struct bclient *cl; /* NULL once its client has gone */
+    struct bdev *dev;
     UMockdevIoctlClient *client;
 };
 
@@ -258,6 +261,7 @@ static const char *errno_name(int e)
     case EREMOTEIO: return "EREMOTEIO";
     case ECONNRESET: return "ECONNRESET";
     case EIO: return "EIO";
+    case ENOMEM: return "ENOMEM";
     default: return "error";
     }
 }
@@ -632,6 +636,7 @@ static void post(struct usb_bridge *b, enum req_kind kind, struct rec *r, struct
     q->kind = kind;
     q->rec = r;
     q->cl = cl;
+    q->dev = cl->dev;
     q->client = c ? g_object_ref(c) : NULL;
     g_queue_push_tail(&b->inbox, q);
 }
@@ -699,6 +704,10 @@ static gboolean do_submiturb(struct ioctl_ctx *x)
 
     if (urb->buffer_length < 0) {
         err = EINVAL;
+        goto out;
+    }
+    if ((size_t)urb->buffer_length > USBFS_MEMORY_LIMIT) {
+        err = ENOMEM;
         goto out;
     }
     if (urb->buffer_length > 0) {
@@ -1420,6 +1429,15 @@ static void close_client(struct usb_bridge *b, struct bclient *cl)
     struct bdev *d = cl->dev;
     cl->closed = true;
     cl->close_handled = true;
+    /* requests it queued just before it went must not touch what is freed below */
+    for (GList *l = b->inbox.head; l; l = l->next) {
+        struct req *q = l->data;
+        if (q->cl == cl) {
+            q->cl = NULL;
+            if (q->kind == RQ_DISCARD)
+                q->rec = NULL;
+        }
+    }
     for (unsigned i = 0; i < MAX_INTERFACES; i++)
         if (d->claimed_by[i] == cl)
             d->claimed_by[i] = NULL;
@@ -1458,6 +1476,8 @@ static void handle_request(struct usb_bridge *b, struct req *q)
 {
     switch (q->kind) {
     case RQ_DISCARD: {
+        if (!q->rec)
+            break; /* its client is gone, and with it the URB */
         pthread_mutex_lock(&b->lock);
         bool active = q->rec->state == REC_ACTIVE;
         if (active)
@@ -1482,19 +1502,19 @@ static void handle_request(struct usb_bridge *b, struct req *q)
         }
         break;
     case RQ_RESET:
-        if (q->cl->dev->gone || b->reset.active || q->cl->dev != b->cur) {
+        if (q->dev->gone || b->reset.active || q->dev != b->cur) {
             flush_traces(b);
             sim_trace(b->sim, SIM_TR_USB, "bridge: RESET -> %s", b->reset.active ? "EBUSY" : "ENODEV");
             umockdev_ioctl_client_complete(q->client, -1, b->reset.active ? EBUSY : ENODEV);
             break;
         }
         b->reset.active = true;
-        b->reset.dev = q->cl->dev;
+        b->reset.dev = q->dev;
         b->reset.client = g_object_ref(q->client);
         b->reset.generation = usbhost_generation(b->host);
         b->reset.deadline = sim_now(b->sim) + RESET_TIMEOUT_PS;
         flush_traces(b);
-        sim_trace(b->sim, SIM_TR_USB, "bridge: RESET: resetting the port of %s", q->cl->dev->devnode);
+        sim_trace(b->sim, SIM_TR_USB, "bridge: RESET: resetting the port of %s", q->dev->devnode);
         usbhost_port_reset(b->host);
         break;
     }
@@ -1674,8 +1694,10 @@ void usb_bridge_stop(struct usb_bridge *b)
         g_object_unref(b->reset.client);
     struct req *q;
     while ((q = g_queue_pop_head(&b->inbox)) != NULL) {
-        if (q->kind == RQ_CTRL)
+        if (q->kind == RQ_CTRL) {
+            g_object_unref(q->rec->waiter);
             rec_free(q->rec);
+        }
         if (q->client)
             g_object_unref(q->client);
         g_free(q);
