@@ -34,6 +34,15 @@ int main(void)
     led_set(true);
     test_check(!gpio_read(1u, 2u), "LED1 on must drive PB2 low (active low)");
 
+    /* The CRC unit as target.h promises it: zlib's CRC-32 (check value of "123456789"),
+     * continued across calls, from word-aligned and unaligned data, with a byte tail. */
+    static const char digits[] __attribute__((aligned(4))) = "x123456789";
+    test_check_eq(target_crc32(digits + 1, 9), 0xCBF43926u, "CRC-32 of \"123456789\" (unaligned)");
+    test_check_eq(target_crc32_update(target_crc32(digits + 1, 3), digits + 4, 6), 0xCBF43926u,
+                  "CRC-32 continued across calls");
+    test_check_eq(target_crc32(digits, 8), 0xD7F8E3ADu, "CRC-32 of \"x1234567\" (aligned words)");
+    test_check_eq(target_crc32(digits, 0), 0u, "CRC-32 of nothing");
+
     /* The tamper button, as the bootloader reads it (pull-down, pressed = high). The
      * sim test runs this twice: without and with l4sim --press-button. */
     button_init();
