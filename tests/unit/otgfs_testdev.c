@@ -311,6 +311,15 @@ static void on_bus_reset(struct tdev *d)
         clrb(sim, DOEPCTL(n), EP_STALL);
         setb(sim, DOEPCTL(n), EP_SNAK);
     }
+    if (d->tinyusb_fifos) {
+        /* TinyUSB's rule: RX = 14 + 2 * (MPS/4 + 1) + 2 * EPs words, TX from the top down */
+        uint32_t rx = 14 + 2 * (64 / 4 + 1) + 2 * 6, top = 320;
+        wr(sim, GRXFSIZ, rx);
+        top -= 16;
+        wr(sim, DIEPTXF0, (16u << 16) | top);
+        top -= 16;
+        wr(sim, DIEPTXF(1), (16u << 16) | top);
+    }
     wr(sim, DOEPTSIZ(0), (3u << 29) | (1u << 19) | 24u);
     d->in0_busy = false;
     d->ctrl_out = false;

@@ -121,6 +121,7 @@ struct tdev {
     sim_t *sim;
     bool drop_flagged_completions; /* TinyUSB >= 0.21 handling of the 3.10a words */
     bool irq_driven;               /* only act when IRQ 67 is pending, feed IN data on TXFE */
+    bool tinyusb_fifos;            /* size FIFOs at each bus reset, TX top-down from word 320 */
     unsigned irqs;                 /* interrupts taken */
     uint8_t setup[8];
     /* EP0 IN */

@@ -521,6 +521,31 @@ static void test_interrupt_driven_device(void **state)
     t_destroy(f.sim);
 }
 
+static void test_tinyusb_fifo_layout(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup_board(&f, true);
+    f.dev.tinyusb_fifos = true;
+    t_bringup(f.sim, T_ALL);
+    wr(f.sim, GINTSTS, 0xFFFFFFFFu); /* TinyUSB clears with all ones, RO bits included */
+    run_until_state(&f, USBH_CONFIGURED, 1000);
+    assert_int_equal(usbhost_state(f.host), USBH_CONFIGURED);
+    assert_int_equal(rd(f.sim, DIEPTXF0), (16u << 16) | 304u);
+    static const uint8_t msg[100] = {1, 2, 3};
+    uint8_t got[128];
+    tdev_bulk_in_send(&f.dev, msg, sizeof msg);
+    struct usbh_xfer x;
+    bulk(&x, 0x81, got, sizeof got, 1000);
+    assert_int_equal(run_xfer(&f, &x, 100), 0);
+    assert_int_equal(x.actual, 100);
+    assert_memory_equal(got, msg, 100);
+    /* a layout that ends exactly at word 320 is legal */
+    assert_null(strstr(t_trace(f.sim), "beyond the 320 words"));
+    assert_null(strstr(t_trace(f.sim), "overlaps"));
+    t_destroy(f.sim);
+}
+
 /* The CPU-running helpers: firmware that only spins (b .), so the host acts alone. */
 static void test_wait_state_runs_the_board(void **state)
 {
@@ -568,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_inaccurate_clock_fails_enumeration),
         cmocka_unit_test(test_bus_time_figures),
         cmocka_unit_test(test_interrupt_driven_device),
+        cmocka_unit_test(test_tinyusb_fifo_layout),
         cmocka_unit_test(test_wait_state_runs_the_board),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
