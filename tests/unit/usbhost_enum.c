@@ -546,6 +546,54 @@ static void test_tinyusb_fifo_layout(void **state)
     t_destroy(f.sim);
 }
 
+static void test_interrupt_polling_and_parallel_pipes(void **state)
+{
+    (void)state;
+    struct fixture f;
+    enumerate(&f, true);
+    /* an interrupt IN transfer is polled once per interval (bInterval 0 -> every frame),
+     * not at every microframe like a NAKed bulk pipe */
+    uint8_t ibuf[64], bbuf[64], desc[18];
+    struct usbh_xfer intr, bin, ctl;
+    bulk(&intr, 0x81, ibuf, 64, 0);
+    intr.type = 3;
+    struct waiter wi = {false};
+    intr.done = on_done;
+    intr.user = &wi;
+    struct usbh_stats s0, s1;
+    assert_int_equal(usbhost_submit(f.host, &intr), 0);
+    tdev_run_us(&f.dev, 1000);
+    usbhost_stats(f.host, &s0);
+    tdev_run_us(&f.dev, 10000);
+    usbhost_stats(f.host, &s1);
+    assert_int_equal(s1.naks - s0.naks, 10);
+    usbhost_cancel(f.host, &intr);
+    assert_int_equal(intr.status, -ECONNRESET);
+    /* a bulk IN that keeps NAKing (8 tries a frame) does not hold up control transfers */
+    bulk(&bin, 0x81, bbuf, 64, 0);
+    struct waiter wb = {false};
+    bin.done = on_done;
+    bin.user = &wb;
+    assert_int_equal(usbhost_submit(f.host, &bin), 0);
+    tdev_run_us(&f.dev, 1000);
+    usbhost_stats(f.host, &s0);
+    tdev_run_us(&f.dev, 10000);
+    usbhost_stats(f.host, &s1);
+    assert_int_equal(s1.naks - s0.naks, 80);
+    control(&ctl, 0x80, 6, 0x0100, 0, desc, 18);
+    assert_int_equal(run_xfer(&f, &ctl, 100), 0);
+    assert_memory_equal(desc, tdev_device_desc, 18);
+    assert_false(wb.done);
+    static const uint8_t msg[3] = {7, 8, 9};
+    tdev_bulk_in_send(&f.dev, msg, 3);
+    for (unsigned t = 0; t < 500 && !wb.done; t++)
+        tdev_run_us(&f.dev, 20);
+    assert_true(wb.done);
+    assert_int_equal(bin.status, 0);
+    assert_int_equal(bin.actual, 3);
+    t_destroy(f.sim);
+}
+
 /* The CPU-running helpers: firmware that only spins (b .), so the host acts alone. */
 static void test_wait_state_runs_the_board(void **state)
 {
@@ -594,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_bus_time_figures),
         cmocka_unit_test(test_interrupt_driven_device),
         cmocka_unit_test(test_tinyusb_fifo_layout),
+        cmocka_unit_test(test_interrupt_polling_and_parallel_pipes),
         cmocka_unit_test(test_wait_state_runs_the_board),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
