@@ -22,6 +22,7 @@ set_tests_properties(sim_fw_bringup_button PROPERTIES
 l4_sim_firmware_test(exceptions)
 l4_sim_firmware_test(flashtest)
 l4_sim_firmware_test(watchdog)
+l4_sim_firmware_test(wrptest)
 # romroute ends in system memory, where l4sim's stand-in ROM stops the run.
 add_test(NAME sim_fw_romroute
   COMMAND ${L4_SIM} --load ${L4_FIRMWARE_DIR}/romroute-stm32l476g-eval.elf --run-for 5000)
