@@ -70,7 +70,8 @@ static void tx_kick(void)
 
 size_t cdc_acm_write(const void *data, size_t len)
 {
-    if (!acm.data_open)
+    /* SET_CONFIGURATION 0 closes the endpoints without telling the interfaces. */
+    if (!acm.data_open || !usbd_configured())
         return 0;
     const uint8_t *bytes = data;
     size_t taken = 0;

@@ -199,6 +199,17 @@ static void write_before_configuration_is_refused(void **state)
     assert_true(cdc_acm_tx_idle());
 }
 
+static void write_after_deconfiguration_is_refused(void **state)
+{
+    (void)state;
+    assert_int_equal(host_control_out(0x00, 9, 0, 0, NULL, 0), HOST_OK);
+    assert_false(usbd_configured());
+    assert_int_equal(cdc_acm_write("abc", 3), 0);
+    assert_false(fake.in_armed[1]);
+    assert_int_equal(host_control_out(0x00, 9, 1, 0, NULL, 0), HOST_OK);
+    assert_int_equal(cdc_acm_write("abc", 3), 3);
+}
+
 static void short_write_is_one_packet(void **state)
 {
     (void)state;
@@ -320,6 +331,7 @@ int main(void)
         cmocka_unit_test_setup(requests_before_configuration_stall, setup),
         cmocka_unit_test_setup(received_packets_reach_the_callback_and_rearm, setup),
         cmocka_unit_test_setup(write_before_configuration_is_refused, setup),
+        cmocka_unit_test_setup(write_after_deconfiguration_is_refused, setup),
         cmocka_unit_test_setup(short_write_is_one_packet, setup),
         cmocka_unit_test_setup(full_packet_is_followed_by_a_zlp, setup),
         cmocka_unit_test_setup(writes_during_a_transfer_are_queued, setup),
