@@ -1,4 +1,5 @@
-/* Clock trees (RM0351 §6.2). Facts: stm32l476-registers.md §2 (latency table), §3. */
+/* Clock trees (RM0351 "Reset and clock control (RCC)").
+ * Facts: stm32l476-registers.md §2 (latency table), §3. */
 #include "board.h"
 #include "chip.h"
 #include "regs/flash.h"

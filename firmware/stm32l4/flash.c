@@ -1,4 +1,5 @@
-/* Flash driver behind target.h's target_flash_* (RM0351 §3.3.6-3.3.8).
+/* Flash driver behind target.h's target_flash_* (RM0351 "Embedded flash memory":
+ * program, erase, option bytes).
  * Non-blocking: each *_start call checks the address, clears stale error flags,
  * starts one operation and returns; target_flash_poll() reports its end, mapping the
  * SR error bits. Which pages may be touched is policy (firmware/core); this driver only

@@ -291,8 +291,9 @@ static void on_usb_reset(void)
             OTG_DOEPCTL(0) = (OTG_DOEPCTL(0) & ~OTG_EPCTL_STALL) | OTG_EPCTL_SNAK;
         } else {
             /* Endpoints exist again only once the host configures the device. */
-            OTG_DIEPCTL(n) = (OTG_DIEPCTL(n) & OTG_EPCTL_EPENA) ? OTG_EPCTL_EPDIS | OTG_EPCTL_SNAK : 0u;
-            OTG_DOEPCTL(n) = (OTG_DOEPCTL(n) & OTG_EPCTL_EPENA) ? OTG_EPCTL_EPDIS | OTG_EPCTL_SNAK : 0u;
+            uint32_t stop = OTG_EPCTL_EPDIS | OTG_EPCTL_SNAK;
+            OTG_DIEPCTL(n) = (OTG_DIEPCTL(n) & OTG_EPCTL_EPENA) ? stop : 0u;
+            OTG_DOEPCTL(n) = (OTG_DOEPCTL(n) & OTG_EPCTL_EPENA) ? stop : 0u;
         }
         in_ep[n].remaining = 0u;
         out_ep[n].capacity = 0u;

@@ -125,7 +125,8 @@ static void test_nesting_and_chaining(void)
         thread_spins++;
     test_check(order_len == 2 && order[0] == 'A' && order[1] == 'B',
                "equal-priority IRQs not taken in IRQ-number order");
-    test_check_eq(chain_b_seen, chain_a_seen, "thread ran between two pending IRQs (no tail-chain)");
+    test_check_eq(chain_b_seen, chain_a_seen,
+                  "thread ran between two pending IRQs (no tail-chain)");
     console_puts("tail-chain ok\n");
 }
 

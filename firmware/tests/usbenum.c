@@ -129,10 +129,12 @@ int main(void)
     console_put_dec(usbd_port_quirk_entries_dropped);
     console_puts(" core 3.10a extra EP0 entries dropped\n");
 #ifdef USBENUM_NO_QUIRK
-    test_check_eq(usbd_port_quirk_entries_dropped, 0u, "dropped entries from a core without the quirk");
+    test_check_eq(usbd_port_quirk_entries_dropped, 0u,
+                  "dropped entries from a core without the quirk");
 #else
     /* Every SETUP brings one on 3.10a silicon (and in l4sim by default). */
-    test_check(usbd_port_quirk_entries_dropped >= 8u, "the 3.10a extra EP0 entries were not recognised");
+    test_check(usbd_port_quirk_entries_dropped >= 8u,
+               "the 3.10a extra EP0 entries were not recognised");
 #endif
 #ifdef USBENUM_IRQ
     console_put_dec(usb_interrupts);

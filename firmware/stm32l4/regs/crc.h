@@ -1,4 +1,5 @@
-/* CRC calculation unit (RM0351 §14). Facts: stm32l476-registers.md §6. Needs RCC_AHB1ENR.CRCEN. */
+/* CRC: RM0351 section "Cyclic redundancy check calculation unit (CRC)".
+ * Facts: stm32l476-registers.md §6. Needs RCC_AHB1ENR.CRCEN. */
 #ifndef L4_REGS_CRC_H
 #define L4_REGS_CRC_H
 

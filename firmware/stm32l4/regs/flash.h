@@ -1,4 +1,5 @@
-/* FLASH interface registers (RM0351 §3.7). Facts: stm32l476-registers.md §1-2. */
+/* FLASH: RM0351 section "Embedded flash memory (FLASH)", its registers.
+ * Facts: stm32l476-registers.md §1-2. */
 #ifndef L4_REGS_FLASH_H
 #define L4_REGS_FLASH_H
 

@@ -1,4 +1,5 @@
-/* GPIO ports A..H (RM0351 §8). Facts: stm32l476-registers.md §5. The L476 has no GPIOI. */
+/* GPIO ports A..H: RM0351 section "General-purpose I/Os (GPIO)".
+ * Facts: stm32l476-registers.md §5. The L476 has no GPIOI. */
 #ifndef L4_REGS_GPIO_H
 #define L4_REGS_GPIO_H
 
@@ -16,7 +17,8 @@
 #define GPIO_IDR(port)     L4_REG32(GPIO_PORT_BASE(port) + 0x10)
 #define GPIO_ODR(port)     L4_REG32(GPIO_PORT_BASE(port) + 0x14)
 #define GPIO_BSRR(port)    L4_REG32(GPIO_PORT_BASE(port) + 0x18)
-#define GPIO_AFR(port, n)  L4_REG32(GPIO_PORT_BASE(port) + 0x20 + 4u * (n)) /* n = 0 (AFRL), 1 (AFRH) */
+/* n = 0 (AFRL, pins 0-7), 1 (AFRH, pins 8-15) */
+#define GPIO_AFR(port, n)  L4_REG32(GPIO_PORT_BASE(port) + 0x20 + 4u * (n))
 
 /* MODER field values */
 #define GPIO_MODE_INPUT  0u

@@ -1,4 +1,4 @@
-/* IWDG: independent watchdog (RM0351 §33). Facts: stm32l476-registers.md §6. */
+/* IWDG: RM0351 section "Independent watchdog (IWDG)". Facts: stm32l476-registers.md §6. */
 #ifndef L4_REGS_IWDG_H
 #define L4_REGS_IWDG_H
 

@@ -1,5 +1,6 @@
-/* OTG_FS (Synopsys DWC2 core 3.10a) in device mode (RM0351 §47).
- * Facts: shared/reference/otg-fs-device.md §1-2. Needs RCC_AHB2ENR.OTGFSEN. */
+/* OTG_FS (Synopsys DWC2 core 3.10a) in device mode: RM0351 section "USB on-the-go
+ * full-speed (OTG_FS)". Facts: shared/reference/otg-fs-device.md §1-2.
+ * Needs RCC_AHB2ENR.OTGFSEN. */
 #ifndef L4_REGS_OTGFS_H
 #define L4_REGS_OTGFS_H
 

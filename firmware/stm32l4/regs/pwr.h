@@ -1,4 +1,4 @@
-/* PWR: power control (RM0351 §5). Facts: stm32l476-registers.md §4.
+/* PWR: RM0351 section "Power control (PWR)". Facts: stm32l476-registers.md §4.
  * Writes need RCC_APB1ENR1.PWREN. */
 #ifndef L4_REGS_PWR_H
 #define L4_REGS_PWR_H

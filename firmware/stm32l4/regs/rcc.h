@@ -1,4 +1,4 @@
-/* RCC: reset and clock control (RM0351 §6). Only what l4dfu uses.
+/* RCC: RM0351 section "Reset and clock control (RCC)". Only what l4dfu uses.
  * Facts: shared/reference/stm32l476-registers.md §3. */
 #ifndef L4_REGS_RCC_H
 #define L4_REGS_RCC_H

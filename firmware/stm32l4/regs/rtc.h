@@ -1,4 +1,5 @@
-/* RTC backup registers (RM0351 §38.6.20). Facts: stm32l476-registers.md §6.
+/* RTC backup registers: RM0351 section "Real-time clock (RTC)", RTC_BKPxR.
+ * Facts: stm32l476-registers.md §6.
  * Writes need RCC_APB1ENR1.PWREN and PWR_CR1.DBP; reads need neither. */
 #ifndef L4_REGS_RTC_H
 #define L4_REGS_RTC_H

@@ -1,4 +1,5 @@
-/* SYSCFG (RM0351 §9). Facts: stm32l476-registers.md §6. Needs RCC_APB2ENR.SYSCFGEN. */
+/* SYSCFG: RM0351 section "System configuration controller (SYSCFG)".
+ * Facts: stm32l476-registers.md §6. Needs RCC_APB2ENR.SYSCFGEN. */
 #ifndef L4_REGS_SYSCFG_H
 #define L4_REGS_SYSCFG_H
 

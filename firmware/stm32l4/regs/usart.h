@@ -1,5 +1,6 @@
-/* USART (RM0351 §40). Register offsets from ST's stm32l476xx.h (USART_TypeDef);
- * bit positions from the same header. Needs RCC_APB2ENR.USART1EN for USART1. */
+/* USART: RM0351 section "Universal synchronous asynchronous receiver transmitter
+ * (USART)". Register offsets and bit positions as in ST's stm32l476xx.h (USART_TypeDef).
+ * Needs RCC_APB2ENR.USART1EN for USART1. */
 #ifndef L4_REGS_USART_H
 #define L4_REGS_USART_H
 
