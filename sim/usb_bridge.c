@@ -1741,6 +1741,21 @@ static char **client_environment(struct usb_bridge *b)
     return env;
 }
 
+static bool clients_open(struct usb_bridge *b)
+{
+    bool open = false;
+    pthread_mutex_lock(&b->lock);
+    GList *devs = g_list_copy(b->old_devs);
+    if (b->cur)
+        devs = g_list_prepend(devs, b->cur);
+    for (GList *dl = devs; dl && !open; dl = dl->next)
+        for (GList *l = ((struct bdev *)dl->data)->clients; l && !open; l = l->next)
+            open = !((struct bclient *)l->data)->close_handled;
+    g_list_free(devs);
+    pthread_mutex_unlock(&b->lock);
+    return open;
+}
+
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
@@ -1793,7 +1808,14 @@ int usb_bridge_run_command(struct usb_bridge *b, char *const argv[], int *exit_s
         usb_bridge_service(b);
     }
     sim_set_pacing(b->sim, false);
+    /* umockdev's thread notices the closed sockets a moment after the exit; wait for it
+     * (without moving virtual time), so the command's claims and transfers are released
+     * before this returns. A client some other process holds open may stay. */
     usb_bridge_service(b);
+    for (int i = 0; i < 1000 && clients_open(b); i++) {
+        sleep_ms(1);
+        usb_bridge_service(b);
+    }
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
     flush_traces(b);
     sim_trace(b->sim, SIM_TR_USB, "bridge: %s exited with status %d", argv[0], code);
