@@ -62,7 +62,10 @@ sim_t *t_board(bool quirk)
     sim_t *sim = sim_create(&cfg);
     if (!sim)
         abort();
-    otgfs_set_quirk_310a(sim, quirk);
+    /* the quirk is on by default: only switching it off takes a call (until sim_create
+     * passes sim_config.usb_quirk_310a on by itself) */
+    if (!quirk)
+        otgfs_set_quirk_310a(sim, false);
     s->sim = sim;
     return sim;
 }
