@@ -228,12 +228,14 @@ struct otgfs {
     bool status_quirk_pushed; /* the extra STSPHSRX word went in for this transfer */
 
     bool quirk_310a;
+    uint8_t last_setup[8]; /* for the trace: what an EP0 OUT data stage belongs to */
 
     const struct otgfs_host_ops *host_ops;
     void *host;
 
     bool warned_txfnum0[OTGFS_NUM_EPS];
     char blocker_text[256];
+    char note_text[64];
 };
 
 static void update_irq(struct otgfs *o);
@@ -1243,12 +1245,35 @@ enum otg_wire_result otgfs_wire_setup(sim_t *sim, uint8_t addr, const uint8_t se
         oe->intr |= DOEPINT_STPKTRX;
     o->setup_done_pending = true;
     uint16_t wlength = (uint16_t)(setup[6] | setup[7] << 8);
+    memcpy(o->last_setup, setup, 8);
     o->control_write = !(setup[0] & 0x80) && wlength > 0;
     o->control_write_data = false;
     o->status_quirk_pushed = false;
     sim_trace(sim, SIM_TR_USB, "USB frame %u  SETUP addr %u ep0 %s -> ACK", o->fnsof, addr, desc);
     update_irq(o);
     return OTG_WIRE_ACK;
+}
+
+/* DfuSe puts a command in the data of DNLOAD block 0 (dfu-dfuse.md §2): name it. */
+static const char *dfuse_command_note(struct otgfs *o, const uint8_t *d, unsigned len)
+{
+    const uint8_t *s = o->last_setup;
+    if (s[0] != 0x21 || s[1] != 1 || s[2] != 0 || s[3] != 0)
+        return NULL;
+    char *note = o->note_text;
+    const size_t notesize = sizeof o->note_text;
+    uint32_t a = len >= 5 ? (uint32_t)d[1] | (uint32_t)d[2] << 8 | (uint32_t)d[3] << 16 | (uint32_t)d[4] << 24 : 0;
+    if (d[0] == 0x21 && len == 5)
+        snprintf(note, notesize, "DfuSe SET_ADDRESS_POINTER 0x%08x", a);
+    else if (d[0] == 0x41 && len == 5)
+        snprintf(note, notesize, "DfuSe ERASE page at 0x%08x", a);
+    else if (d[0] == 0x41 && len == 1)
+        snprintf(note, notesize, "DfuSe MASS ERASE");
+    else if (d[0] == 0x92 && len == 1)
+        snprintf(note, notesize, "DfuSe READ_UNPROTECT");
+    else
+        snprintf(note, notesize, "DfuSe command 0x%02x (unknown)", d[0]);
+    return note;
 }
 
 enum otg_wire_result otgfs_wire_out(sim_t *sim, uint8_t addr, uint8_t ep, enum otg_wire_pid pid,
@@ -1330,6 +1355,8 @@ enum otg_wire_result otgfs_wire_out(sim_t *sim, uint8_t addr, uint8_t ep, enum o
     if (ep == 0 && o->control_write)
         o->control_write_data = true;
     r = OTG_WIRE_ACK;
+    if (ep == 0 && len > 0)
+        note = dfuse_command_note(o, data, len);
 out:
     trace_data(o, "OUT", addr, ep, pid, data, len, r, note);
     update_irq(o);

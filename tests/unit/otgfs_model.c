@@ -559,7 +559,16 @@ static void test_trace_decodes_requests(void **state)
     sim_t *sim = ready(true);
     otgfs_wire_setup(sim, 0, dnload);
     otgfs_wire_setup(sim, 3, dnload);
+    /* a DfuSe command in block 0's data stage */
+    static const uint8_t block0[8] = {0x21, 1, 0, 0, 0, 0, 5, 0};
+    static const uint8_t erase[5] = {0x41, 0x00, 0x40, 0x00, 0x08};
+    otgfs_wire_setup(sim, 0, block0);
+    wr(sim, GRSTCTL, 1u << 4);
+    wr(sim, DOEPTSIZ(0), (1u << 19) | 64u);
+    setb(sim, DOEPCTL(0), EP_CNAK | EP_EPENA);
+    assert_int_equal(otgfs_wire_out(sim, 0, 0, OTG_PID_DATA1, erase, 5), OTG_WIRE_ACK);
     const char *t = t_trace(sim);
+    assert_non_null(strstr(t, "-> ACK  DfuSe ERASE page at 0x08004000"));
     assert_non_null(strstr(t, "SETUP addr 0 ep0 DFU_DNLOAD(block 2, interface 0, len 2048) -> ACK"));
     assert_non_null(strstr(t, "SETUP addr 3 ep0 DFU_DNLOAD(block 2, interface 0, len 2048) -> no answer"));
     t_destroy(sim);
