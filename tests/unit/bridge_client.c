@@ -202,7 +202,7 @@ static int do_reenum(libusb_context *ctx)
     r = libusb_control_transfer(h, 0x40, FAKE_REQ_DETACH, 30, FAKE_SET_DFU, NULL, 0, 1000);
     CHECK(r == 0, "detach request %d", r);
     libusb_close(h);
-    for (int i = 0; i < 500 && !(seen.left && seen.arrived); i++) {
+    for (int i = 0; i < 2000 && !(seen.left && seen.arrived); i++) {
         struct timeval tv = { 0, 10000 };
         libusb_handle_events_timeout_completed(ctx, &tv, NULL);
     }
@@ -222,7 +222,8 @@ static int do_reenum(libusb_context *ctx)
                libusb_get_device_address(libusb_get_device(h)), old_addr);
         libusb_close(h);
     }
-    CHECK(open_device(ctx, FAKE_VENDOR_VID, FAKE_VENDOR_PID) == NULL, "the old device is still listed");
+    CHECK(libusb_open_device_with_vid_pid(ctx, FAKE_VENDOR_VID, FAKE_VENDOR_PID) == NULL,
+          "the old device is still listed");
     return failures ? 1 : 0;
 }
 
@@ -235,14 +236,23 @@ static int do_gone(libusb_context *ctx)
     CHECK(r == 0, "claim %d", r);
     r = libusb_control_transfer(h, 0x40, FAKE_REQ_DETACH, 10, FAKE_SET_VENDOR, NULL, 0, 1000);
     CHECK(r == 0, "detach request %d", r);
-    /* long enough for the drop (10 ms) and the return (20 ms later) */
-    sleep_ms(300);
+    /* until the drop (10 ms of virtual time later) the old handle still works */
     uint8_t buf[8];
-    r = libusb_control_transfer(h, 0xc0, FAKE_REQ_PATTERN, 0, 0, buf, sizeof buf, 1000);
+    for (int i = 0; i < 1000; i++) {
+        r = libusb_control_transfer(h, 0xc0, FAKE_REQ_PATTERN, 0, 0, buf, sizeof buf, 1000);
+        if (r != (int)sizeof buf)
+            break;
+        sleep_ms(10);
+    }
     CHECK(r == LIBUSB_ERROR_NO_DEVICE, "transfer on the old handle gave %d", r);
     libusb_close(h);
-    /* the device came back under a new number with the same identity */
-    h = open_device(ctx, FAKE_VENDOR_VID, FAKE_VENDOR_PID);
+    /* the device comes back (20 ms later) under a new number with the same identity */
+    h = NULL;
+    for (int i = 0; i < 1000 && !h; i++) {
+        h = libusb_open_device_with_vid_pid(ctx, FAKE_VENDOR_VID, FAKE_VENDOR_PID);
+        if (!h)
+            sleep_ms(10);
+    }
     CHECK(h != NULL, "no device after the return");
     if (h) {
         r = libusb_control_transfer(h, 0xc0, FAKE_REQ_PATTERN, 2, 0, buf, sizeof buf, 1000);
