@@ -421,6 +421,34 @@ static void test_reenumeration_after_soft_disconnect(void **state)
     t_destroy(f.sim);
 }
 
+static void test_system_reset_detaches(void **state)
+{
+    (void)state;
+    struct fixture f;
+    enumerate(&f, true);
+    uint8_t buf[64];
+    struct usbh_xfer x;
+    bulk(&x, 0x81, buf, 64, 0);
+    struct waiter w = {false};
+    x.done = on_done;
+    x.user = &w;
+    assert_int_equal(usbhost_submit(f.host, &x), 0);
+    tdev_run_us(&f.dev, 1000);
+    sim_reset(f.sim, SIM_RESET_SYSTEM, SIM_CAUSE_SOFTWARE);
+    assert_int_equal(usbhost_state(f.host), USBH_DETACHED);
+    assert_true(w.done);
+    assert_int_equal(x.status, -ENODEV);
+    assert_non_null(strstr(otgfs_connect_blocker(f.sim), "OTGFSEN is 0"));
+    /* the firmware starts over and the host enumerates a new device */
+    tdev_init(&f.dev, f.sim);
+    t_bringup(f.sim, T_ALL);
+    run_until_state(&f, USBH_CONFIGURED, 1000);
+    assert_int_equal(usbhost_state(f.host), USBH_CONFIGURED);
+    assert_int_equal(usbhost_generation(f.host), 2);
+    assert_int_equal(usbhost_address(f.host), 3);
+    t_destroy(f.sim);
+}
+
 static void test_port_reset_reenumerates(void **state)
 {
     (void)state;
@@ -637,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_bulk_out_and_in),
         cmocka_unit_test(test_timeout_and_cancel),
         cmocka_unit_test(test_reenumeration_after_soft_disconnect),
+        cmocka_unit_test(test_system_reset_detaches),
         cmocka_unit_test(test_port_reset_reenumerates),
         cmocka_unit_test(test_inaccurate_clock_fails_enumeration),
         cmocka_unit_test(test_bus_time_figures),
