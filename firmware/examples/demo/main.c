@@ -152,7 +152,7 @@ static bool usb_configured_now(void)
     return configured;
 }
 
-static void perform(enum action action)
+static void __attribute__((noreturn)) perform(enum action action)
 {
     uint32_t start = ticks_ms;
     while (!usb_reply_sent() && ticks_ms - start < REPLY_DRAIN_MS) {
