@@ -47,6 +47,8 @@ static void usage(FILE *f)
           "  --no-usb-quirk          OTG_FS without the core 3.10a extra EP0 status words\n"
           "  --usb                   plug in the virtual USB host\n"
           "  --diagnose-usb          after the run, say why the host does (not) see a device\n"
+          "  --wait-usb MS           with a COMMAND: first run the board until the host has the\n"
+          "                          device configured, up to MS modelled ms (default 3000; 0 = don't)\n"
           "  --stats                 print instructions, modelled and wall time\n"
           "  -- COMMAND ARGS...      run COMMAND (e.g. dfu-util) against the board's USB port;\n"
           "                          l4sim exits with COMMAND's status\n",
@@ -96,9 +98,10 @@ int main(int argc, char **argv)
     double run_ms = -1;
     const char *until_console = NULL, *power_cut = NULL;
     bool stats = false, press_button = false, want_usb = false, diagnose_usb = false;
+    double wait_usb_ms = 3000;
 
     enum { O_BOARD = 256, O_LOAD, O_RUN_FOR, O_UNTIL, O_TRACE, O_TRACE_FILE, O_CONSOLE, O_FLASH_IMAGE, O_POWER_CUT,
-           O_BUTTON, O_STRICT, O_NO_QUIRK, O_USB, O_DIAG, O_STATS, O_HELP, O_TIMELINE };
+           O_BUTTON, O_STRICT, O_NO_QUIRK, O_USB, O_DIAG, O_STATS, O_HELP, O_TIMELINE, O_WAIT_USB };
     static const struct option opts[] = {
         {"board", required_argument, 0, O_BOARD},
         {"load", required_argument, 0, O_LOAD},
@@ -117,6 +120,7 @@ int main(int argc, char **argv)
         {"stats", no_argument, 0, O_STATS},
         {"help", no_argument, 0, O_HELP},
         {"timeline", required_argument, 0, O_TIMELINE},
+        {"wait-usb", required_argument, 0, O_WAIT_USB},
         {0, 0, 0, 0},
     };
     int c;
@@ -143,6 +147,7 @@ int main(int argc, char **argv)
         case O_TRACE: cfg.trace_mask |= parse_trace(optarg); break;
         case O_TRACE_FILE: cfg.trace_file = optarg; break;
         case O_TIMELINE: cfg.timeline_file = optarg; break;
+        case O_WAIT_USB: wait_usb_ms = strtod(optarg, NULL); break;
         case O_CONSOLE: cfg.console_file = optarg; break;
         case O_FLASH_IMAGE: cfg.flash_image = optarg; break;
         case O_POWER_CUT: power_cut = optarg; break;
@@ -228,6 +233,14 @@ int main(int argc, char **argv)
             return EXIT_FAULT;
         }
         int cmd_status = 0;
+        /* A person plugs the board in and then types the command: let it enumerate first. */
+        if (wait_usb_ms > 0 && !usb_bridge_wait_device(bridge, (uint64_t)(wait_usb_ms * (double)SIM_PS_PER_MS))) {
+#ifdef L4SIM_HAVE_OTG
+            const char *why = otgfs_connect_blocker(sim);
+            fprintf(stderr, "l4sim: no USB device after %.0f ms (modelled): %s\n", wait_usb_ms,
+                    why ? why : usbhost_failure(host) ? usbhost_failure(host) : "enumeration did not finish");
+#endif
+        }
         if (usb_bridge_run_command(bridge, command, &cmd_status) != 0)
             status = EXIT_FAULT;
         else
