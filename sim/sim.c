@@ -23,6 +23,7 @@
 #include "flash.h"
 #define L4SIM_HAVE_FLASH 1
 #endif
+#include "otgfs.h"
 
 /* Longest stretch of virtual time the CPU runs without the loop looking at models,
  * pacing and masked interrupts. */
@@ -794,6 +795,7 @@ sim_t *sim_create(const sim_config *cfg_in)
 
     cortexm_attach(sim);
     board_attach_models(sim);
+    otgfs_set_quirk_310a(sim, sim->cfg.usb_quirk_310a);
 #ifdef L4SIM_HAVE_FLASH
     if (sim->cfg.flash_image && sim->models[SIM_M_FLASH] && flash_image_load(sim, sim->cfg.flash_image) != 0) {
         sim_destroy(sim);

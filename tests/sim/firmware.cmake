@@ -33,11 +33,8 @@ set_tests_properties(sim_fw_romroute PROPERTIES
 # usbenum needs the virtual host on the USB connector.
 l4_sim_firmware_test(usbenum --usb)
 l4_sim_firmware_test(usbenum-irq --usb)
+# Without the 3.10a extra EP0 entries, the program (rightly) fails if it sees any.
 l4_sim_firmware_test(usbenum-noquirk --usb --no-usb-quirk)
-# Disabled until l4sim passes --no-usb-quirk on to the OTG_FS model: otgfs_attach takes
-# the quirk setting from sim_config_defaults(), so the option has no effect yet and the
-# program (rightly) fails on seeing flagged entries.
-set_tests_properties(sim_fw_usbenum-noquirk PROPERTIES DISABLED TRUE)
 
 # The bootloader starts a stamped application from slot A (l4dfu-pack adds length, CRC
 # and version); the application checks the hand-over and prints PASS.

@@ -14,33 +14,12 @@ cd "$WORK"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 expect_in() { grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "\"$2\" not in $1"; }; }
 
-# This l4sim may be linked with libunicorn ahead of GLib, which stops the umockdev bridge
-# (tests/e2e/bridge_dfu_util.sh skips then). Preloading GLib gives the order the bridge
-# needs, so the update flow is still tested; say so loudly.
-PRELOAD=""
-probe() {
-    timeout 60 env ${PRELOAD:+LD_PRELOAD=$PRELOAD} "$L4SIM" --load "$FW/bootloader-stm32l476g-eval.elf" \
-        --run-for 1 -- true > probe.out 2>&1 || true
-}
-probe
-if grep -q "not to GLib" probe.out; then
-    # awk reads to the end: an early exit would SIGPIPE ldconfig and fail the pipeline
-    PRELOAD=$(ldconfig -p | awk '/libglib-2.0.so.0 .*x86-64/ && !found {print $NF; found = 1}')
-    echo "NOTE: l4sim links libunicorn ahead of GLib; running it with LD_PRELOAD=$PRELOAD"
-    probe
-    if grep -q "not to GLib" probe.out; then
-        cat probe.out >&2
-        echo "SKIP: the USB bridge cannot start in this l4sim" >&2
-        exit 77
-    fi
-fi
-
 for mode in irq poll; do
     echo "== demo-$mode: v1 -> v2 with dfu-util -d 0483:5740,0483:df11 -a 0 -s :leave -D"
     v1="$FW/demo-$mode-v1-stm32l476g-eval-stamped.bin"
     v2="$FW/demo-$mode-v2-stm32l476g-eval.dfu"
     set +e
-    timeout 240 env ${PRELOAD:+LD_PRELOAD=$PRELOAD} "$L4SIM" \
+    timeout 240 "$L4SIM" \
         --load "$FW/bootloader-stm32l476g-eval.elf" --load "$v1@08004000" \
         --console "console-$mode.txt" -- sh -c '
         for i in $(seq 200); do dfu-util -l 2>/dev/null | grep -q "Found Runtime: \[0483:5740\] ver=0100" && break; sleep 0.05; done
