@@ -8,6 +8,10 @@
 
 #include "sim.h"
 
+#if __has_include("rtc.h")
+#include "rtc.h"
+#define L4SIM_HAVE_RTC 1
+#endif
 #if __has_include("gpio.h")
 #include "gpio.h"
 #define L4SIM_HAVE_GPIO 1
@@ -43,6 +47,8 @@ static void usage(FILE *f)
           "  --flash-image FILE      keep flash and option bytes in FILE across runs\n"
           "  --power-cut-at WHEN     cut power at MS of modelled time, or at flash operation op:N\n"
           "  --press-button          hold the tamper button (PC13) from reset on\n"
+          "  --backup-reg N=VALUE    RTC backup register N holds VALUE at power-on (as if written\n"
+          "                          before a reset; e.g. 0=0x21554644 is the DFU handshake)\n"
           "  --strict                a reserved or unimplemented register access is an error\n"
           "  --no-usb-quirk          OTG_FS without the core 3.10a extra EP0 status words\n"
           "  --usb                   plug in the virtual USB host\n"
@@ -99,9 +105,11 @@ int main(int argc, char **argv)
     const char *until_console = NULL, *power_cut = NULL;
     bool stats = false, press_button = false, want_usb = false, diagnose_usb = false;
     double wait_usb_ms = 3000;
+    unsigned bkp_n[8], n_bkp = 0;
+    uint32_t bkp_v[8];
 
     enum { O_BOARD = 256, O_LOAD, O_RUN_FOR, O_UNTIL, O_TRACE, O_TRACE_FILE, O_CONSOLE, O_FLASH_IMAGE, O_POWER_CUT,
-           O_BUTTON, O_STRICT, O_NO_QUIRK, O_USB, O_DIAG, O_STATS, O_HELP, O_TIMELINE, O_WAIT_USB };
+           O_BUTTON, O_STRICT, O_NO_QUIRK, O_USB, O_DIAG, O_STATS, O_HELP, O_TIMELINE, O_WAIT_USB, O_BKP };
     static const struct option opts[] = {
         {"board", required_argument, 0, O_BOARD},
         {"load", required_argument, 0, O_LOAD},
@@ -121,6 +129,7 @@ int main(int argc, char **argv)
         {"help", no_argument, 0, O_HELP},
         {"timeline", required_argument, 0, O_TIMELINE},
         {"wait-usb", required_argument, 0, O_WAIT_USB},
+        {"backup-reg", required_argument, 0, O_BKP},
         {0, 0, 0, 0},
     };
     int c;
@@ -148,6 +157,17 @@ int main(int argc, char **argv)
         case O_TRACE_FILE: cfg.trace_file = optarg; break;
         case O_TIMELINE: cfg.timeline_file = optarg; break;
         case O_WAIT_USB: wait_usb_ms = strtod(optarg, NULL); break;
+        case O_BKP: {
+            char *end;
+            unsigned long n = strtoul(optarg, &end, 0);
+            if (*end != '=' || n > 31 || n_bkp == 8) {
+                fprintf(stderr, "l4sim: --backup-reg takes N=VALUE with N in 0..31\n");
+                return EXIT_USAGE;
+            }
+            bkp_n[n_bkp] = (unsigned)n;
+            bkp_v[n_bkp++] = (uint32_t)strtoul(end + 1, NULL, 0);
+            break;
+        }
         case O_CONSOLE: cfg.console_file = optarg; break;
         case O_FLASH_IMAGE: cfg.flash_image = optarg; break;
         case O_POWER_CUT: power_cut = optarg; break;
@@ -207,6 +227,15 @@ int main(int argc, char **argv)
 #endif
     }
     sim_reset(sim, SIM_RESET_POWER_ON, SIM_CAUSE_POWER_ON);
+#ifdef L4SIM_HAVE_RTC
+    for (unsigned i = 0; i < n_bkp; i++)
+        rtc_backup_write_host(sim, bkp_n[i], bkp_v[i]);
+#else
+    if (n_bkp) {
+        fprintf(stderr, "l4sim: --backup-reg needs the RTC model\n");
+        return EXIT_USAGE;
+    }
+#endif
 #ifdef L4SIM_HAVE_GPIO
     if (press_button)
         gpio_drive(sim, 'C', 13, 1);
