@@ -225,6 +225,11 @@ static void set_state(struct usbhost *h, enum usbh_state s)
     h->state = s;
     sim_trace(h->sim, SIM_TR_USB, "USB host: %s%s%s", state_name(s), s == USBH_FAILED ? ": " : "",
               s == USBH_FAILED ? h->failure : "");
+    if (s == USBH_CONFIGURED)
+        sim_event(h->sim, "usb configured %04x:%04x bcdDevice %04x address %u", h->dev_desc[8] | (h->dev_desc[9] << 8),
+                  h->dev_desc[10] | (h->dev_desc[11] << 8), h->dev_desc[12] | (h->dev_desc[13] << 8), h->address);
+    else if (s == USBH_DETACHED || s == USBH_RESETTING || s == USBH_FAILED)
+        sim_event(h->sim, "usb %s%s%s", state_name(s), s == USBH_FAILED ? ": " : "", s == USBH_FAILED ? h->failure : "");
     if (h->listener)
         h->listener(h->listener_user, s);
 }
