@@ -257,6 +257,10 @@ static void complete(struct usbhost *h, struct usbh_xfer *x, int status)
 {
     unlink_xfer(h, x);
     x->status = status;
+    /* DFU downloads are milestones for reports (make demo): class OUT, bRequest DNLOAD */
+    if (x->type == 0 && x->setup[0] == 0x21 && x->setup[1] == 1)
+        sim_event(h->sim, "usb dfu dnload block %u length %u status %d", x->setup[2] | (x->setup[3] << 8),
+                  x->setup[6] | (x->setup[7] << 8), status);
     if (x->done)
         x->done(x);
 }

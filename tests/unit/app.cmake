@@ -17,9 +17,6 @@ foreach(test app_descriptors app_cdc app_runtime)
   target_compile_definitions(${test} PRIVATE L4_IMAGE_VERSION=0x01020003u)
 endforeach()
 
-# The demo images, stamped and packed for dfu-util and l4sim (needs the firmware build
-# and the packer, so it lives in the host tree).
-include(${L4_APP_DEMO}/pack.cmake)
 
 # The demo on the virtual board: bootloader + stamped demo image in l4sim, driven by the
 # virtual USB host (enumeration, CDC echo, DETACH, "update", "rom").
