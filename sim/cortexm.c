@@ -429,9 +429,11 @@ void cortexm_on_intr(sim_t *sim, uint32_t intno)
         sim->pc = pc & ~1u;
         uint16_t insn = 0;
         sim_read_mem(sim, sim->pc, &insn, 2);
-        if (sim->pc >= SIM_SYSMEM_BASE && sim->pc < SIM_SYSMEM_BASE + SIM_SYSMEM_SIZE)
-            sim_set_stop(sim, SIM_STOP_BREAK, "entered system memory (ROM bootloader stand-in) at 0x%08x", sim->pc);
-        else
+        if (sim->pc >= SIM_SYSMEM_BASE && sim->pc < SIM_SYSMEM_BASE + SIM_SYSMEM_SIZE) {
+            char why[900];
+            sim_describe_rom_entry(sim, why, sizeof why);
+            sim_set_stop(sim, SIM_STOP_BREAK, "%s", why);
+        } else
             sim_set_stop(sim, SIM_STOP_BREAK, "BKPT #0x%02x at 0x%08x", insn & 0xFF, sim->pc);
         uc_emu_stop(sim->uc);
         return;

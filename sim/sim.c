@@ -904,6 +904,45 @@ void sim_reset(sim_t *sim, enum sim_reset_kind kind, enum sim_reset_cause cause)
     update_timing(sim);
 }
 
+/* ------------------------------------------------------------------ ROM stand-in */
+
+/* System memory holds a stand-in, not ST's ROM: its reset handler is a BKPT. When the CPU
+ * gets there, say what it was entered with — what ST's ROM bootloader relies on (AN2606:
+ * system memory remapped at 0, stack from its vector table, reset clocks, no interrupt
+ * sources left running). */
+void sim_describe_rom_entry(sim_t *sim, char *out, size_t n)
+{
+    uint32_t msp = 0, control = 0, ipsr = 0, rom_sp = 0, rom_pc = 0;
+    uc_reg_read(sim->uc, UC_ARM_REG_MSP, &msp);
+    uc_reg_read(sim->uc, UC_ARM_REG_CONTROL, &control);
+    uc_reg_read(sim->uc, UC_ARM_REG_IPSR, &ipsr);
+    memcpy(&rom_sp, sim->sysmem, 4);
+    memcpy(&rom_pc, sim->sysmem + 4, 4);
+    bool via_vector = sim->pc == (rom_pc & ~1u);
+    uint32_t syst = sim_bus_read(sim, 0xE000E010u, 4) & 3u;
+    unsigned enabled = 0;
+    for (unsigned bank = 0; bank < 3; bank++)
+        enabled += (unsigned)__builtin_popcount(sim_bus_read(sim, 0xE000E100u + 4 * bank, 4));
+    uint32_t sysclk = 0;
+    bool otg_on = false;
+#ifdef L4SIM_HAVE_RCC
+    if (sim->models[SIM_M_RCC]) {
+        sysclk = rcc_sysclk_hz(sim);
+        otg_on = rcc_periph_enabled(sim, RCC_P_OTGFS);
+    }
+#endif
+    snprintf(out, n,
+             "entered system memory (l4sim's ROM bootloader stand-in, not ST's ROM) at 0x%08x: "
+             "%s; MSP 0x%08x %s the ROM's 0x%08x; %s; %s mode, %s, on %s; SYSCLK %.1f MHz%s; SysTick %s; "
+             "%u NVIC interrupts enabled; OTG_FS clock %s",
+             sim->pc, sim->mem_mode == 1 ? "system memory remapped at 0 (MEMRMP=001)" : "NOT remapped (MEMRMP!=001)",
+             msp, msp == rom_sp ? "=" : "!=", rom_sp, via_vector ? "entered through its reset vector" : "NOT through its reset vector",
+             ipsr ? "handler" : "thread", (control & 1) ? "unprivileged" : "privileged", (control & 2) ? "PSP" : "MSP",
+             (double)sysclk / 1e6, sysclk == 4000000 ? " (reset clock, MSI 4 MHz)" : " (NOT the reset clock)",
+             syst ? "running" : "off", enabled, otg_on ? "on" : "off");
+    sim_event(sim, "rom stand-in: %s", out);
+}
+
 /* ------------------------------------------------------------------ run loop */
 
 static void pace(sim_t *sim)

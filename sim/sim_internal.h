@@ -82,7 +82,7 @@ struct sim {
     uint32_t hook_pc;
     uint32_t mmio_pc_hint;
     enum sim_stop stop_reason;
-    char stop_message[256];
+    char stop_message[1024];
     bool fault_stop;       /* lockup or strict error */
     bool break_stop;
     bool reset_pending;
@@ -139,6 +139,7 @@ void cortexm_pulse_irq(sim_t *sim, unsigned irqn);
 uint32_t cortexm_vtor(sim_t *sim);
 
 /* sim.c helpers shared with cortexm.c */
+void sim_describe_rom_entry(sim_t *sim, char *out, size_t n);
 void sim_set_stop(sim_t *sim, enum sim_stop reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void sim_rebuild_hflags(sim_t *sim);
 

@@ -27,7 +27,7 @@ l4_sim_firmware_test(wrptest)
 add_test(NAME sim_fw_romroute
   COMMAND ${L4_SIM} --load ${L4_FIRMWARE_DIR}/romroute-stm32l476g-eval.elf --run-for 5000)
 set_tests_properties(sim_fw_romroute PROPERTIES
-  PASS_REGULAR_EXPRESSION "requesting the ROM bootloader.*entered system memory"
+  PASS_REGULAR_EXPRESSION "requesting the ROM bootloader.*entered system memory.*remapped at 0 .MEMRMP=001.; MSP 0x[0-9a-f]+ = the ROM's.*entered through its reset vector; thread mode, privileged, on MSP; SYSCLK 4.0 MHz .reset clock.*SysTick off; 0 NVIC interrupts enabled; OTG_FS clock off"
   FAIL_REGULAR_EXPRESSION "FAIL: " TIMEOUT 300 LABELS "sim;firmware")
 
 # usbenum needs the virtual host on the USB connector.
