@@ -173,6 +173,57 @@ static void detach_comes_back_as_the_bootloader(void **state)
     sim_destroy(b.sim);
 }
 
+/* DETACH while the CDC pipes are busy in both directions: the detach still happens, every
+ * bulk transfer in flight finishes (data or "device gone"), none hangs. */
+static void detach_during_busy_cdc_transfer(void **state)
+{
+    struct board b;
+    boot(&b, *state);
+    enum { N = 12 };
+    static uint8_t out[N][256], in[4096];
+    struct usbh_xfer xo[N], xi;
+    bool done_out[N] = {false}, done_in = false;
+    for (unsigned i = 0; i < N; i++) {
+        memset(out[i], 'a' + (int)i, sizeof out[i]);
+        memset(&xo[i], 0, sizeof xo[i]);
+        xo[i].ep = DEMO_EP_OUT;
+        xo[i].type = 2;
+        xo[i].data = out[i];
+        xo[i].length = sizeof out[i];
+        xo[i].timeout_ms = 3000;
+        xo[i].done = on_done;
+        xo[i].user = &done_out[i];
+        assert_int_equal(usbhost_submit(b.host, &xo[i]), 0);
+    }
+    memset(&xi, 0, sizeof xi);
+    xi.ep = DEMO_EP_IN;
+    xi.type = 2;
+    xi.data = in;
+    xi.length = sizeof in;
+    xi.timeout_ms = 3000;
+    xi.done = on_done;
+    xi.user = &done_in;
+    assert_int_equal(usbhost_submit(b.host, &xi), 0);
+    sim_run_for(b.sim, 2 * SIM_PS_PER_MS); /* the echo is flowing */
+    unsigned finished_before = 0;
+    for (unsigned i = 0; i < N; i++)
+        finished_before += done_out[i];
+    assert_true(finished_before < N); /* really in the middle of it */
+
+    uint32_t generation = usbhost_generation(b.host), n = 0;
+    assert_int_equal(control(&b, 0x21, 0, 1000, DFU_IFACE, NULL, 0, &n), 0);
+    assert_true(wait_reenumerated(&b, generation));
+    assert_int_equal(device_pid(&b), 0xDF11);
+    for (unsigned i = 0; i < N; i++) {
+        assert_true(done_out[i]);
+        assert_true(xo[i].status == 0 || xo[i].status == -19 /* ENODEV */);
+    }
+    assert_true(done_in);
+    assert_true(xi.status == 0 || xi.status == -19);
+    assert_true(console_has(&b, "dfu: detach"));
+    sim_destroy(b.sim);
+}
+
 static void update_command_comes_back_as_the_bootloader(void **state)
 {
     struct board b;
@@ -222,6 +273,7 @@ int main(void)
         BOTH(detach_comes_back_as_the_bootloader),
         BOTH(update_command_comes_back_as_the_bootloader),
         BOTH(rom_command_reaches_system_memory),
+        BOTH(detach_during_busy_cdc_transfer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
