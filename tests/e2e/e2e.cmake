@@ -1,0 +1,12 @@
+# End-to-end tests: the real, unmodified dfu-util (and a small libusb client) against the
+# real bootloader and USB bring-up programs on l4sim, through the umockdev bridge. Every
+# l4sim run uses --strict. None of them skips: they must run in CI.
+if(TARGET l4sim AND TARGET l4dfu-pack AND TARGET demo-images
+   AND EXISTS ${CMAKE_SOURCE_DIR}/firmware/bootloader/main.c)
+  foreach(test download_app mass_erase dfu_file protect bad_crc button handshake handshake_detach)
+    add_test(NAME e2e_bootloader_${test}
+             COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bootloader_${test}.sh
+                     $<TARGET_FILE:l4sim> ${L4_FIRMWARE_DIR} $<TARGET_FILE:l4dfu-pack>)
+    set_tests_properties(e2e_bootloader_${test} PROPERTIES TIMEOUT 240 LABELS "e2e")
+  endforeach()
+endif()
