@@ -1,65 +1,77 @@
 #include "dfu.h"
 
-#include <string.h>
-
 #include "image.h"
 #include "target.h"
 
 enum { PERM_READ = 1, PERM_ERASE = 2, PERM_WRITE = 4 }; /* dfu-util: type letter = 0x60 | perm */
-enum { STR_MANUFACTURER = 1, STR_PRODUCT, STR_SERIAL, STR_ALT0 };
+enum { STR_MANUFACTURER = 1, STR_PRODUCT, STR_SERIAL, STR_ALT0, STR_COUNT = STR_ALT0 + DFU_ALT_COUNT };
 
 #define OPTION_BYTES_BASE 0x1FFF7800u
 #define OPTION_BYTES_SIZE 40u
 #define OTP_BASE 0x1FFF7000u
 #define OTP_SIZE 1024u
-#define MAX_FLASH_SEGMENTS 3u
+#define PAGE_SIZE 2048u
 
-struct segment {
-    uint32_t start;
-    uint32_t page_size;
-    uint16_t pages;
-    uint8_t perm;
+enum job { JOB_NONE, JOB_ERASE, JOB_PROGRAM, JOB_UNPROTECT };
+
+/* What one alternate setting reaches: [base, base + size) is readable; erase and
+ * write (as perm allows) only from base + locked on. */
+struct region {
+    uint32_t base;
+    uint32_t size;
+    uint32_t locked;
+    uint32_t perm;
 };
 
-enum job_kind { JOB_FAIL, JOB_SET_ADDRESS, JOB_ERASE, JOB_PROGRAM, JOB_UNPROTECT };
-enum job_phase { PHASE_NONE, PHASE_QUEUED, PHASE_RUNNING, PHASE_DONE };
-
-/* Option bytes are read-only here: only Read Unprotect changes them. OTP can be
+/* Option bytes are read-only here (only Read Unprotect changes them); OTP can be
  * programmed but never erased. */
-static const struct segment option_bytes = {OPTION_BYTES_BASE, OPTION_BYTES_SIZE, 1, PERM_READ};
-static const struct segment otp = {OTP_BASE, OTP_SIZE, 1, PERM_READ | PERM_WRITE};
-static const char *const alt_names[DFU_ALT_COUNT] = {"@Internal Flash  ", "@Option Bytes  ",
-                                                     "@OTP Memory "};
+static const struct region fixed_regions[DFU_ALT_COUNT - 1] = {
+    {OPTION_BYTES_BASE, OPTION_BYTES_SIZE, OPTION_BYTES_SIZE, PERM_READ},
+    {OTP_BASE, OTP_SIZE, 0, PERM_READ | PERM_WRITE},
+};
 
 static struct {
     uint8_t state;
     uint8_t status;
     uint8_t alt;
+    uint8_t job;
+    uint8_t result;      /* the outcome of the last block or command, once job is NONE */
+    bool busy_first;     /* the first GETSTATUS after a block says dfuDNBUSY (dfu-util
+                          * requires it after a command) */
+    bool in_flight;      /* a flash operation runs */
     bool leave_pending;
-    bool op_in_flight; /* a flash operation runs */
-    bool op_orphaned;  /* ... and belongs to an aborted job: drain it, count it nowhere */
-    uint32_t pointer;  /* DfuSe address pointer */
-
-    uint8_t job_kind;
-    uint8_t job_phase;
-    uint8_t job_result;
     uint8_t mass_bank;   /* erase: bank mass-erased after the pages, 0 = none */
-    uint16_t pages_left; /* erase: pages still to erase, ending at job_end */
-    uint16_t dwords_left;
-    uint16_t block_len;
-    uint32_t block_addr;
-    uint32_t job_next; /* program: next double word to look at; set address: the pointer */
-    uint32_t job_end;
-
-    struct segment flash[MAX_FLASH_SEGMENTS];
-    uint8_t flash_segments;
-    uint32_t page_size;
+    uint32_t pointer;    /* DfuSe address pointer */
+    uint32_t next;       /* erase: the page in work; program: the double word in work */
+    uint32_t end;
+    uint32_t start;      /* program: the block's first double word (blk[0]) */
+    uint32_t flash_size;
     void (*leave)(void);
     uint8_t reply[6];
     char serial[13];
-    char text[64];
-    uint8_t buf[DFU_TRANSFER_SIZE];
+    /* One block as it must read in flash, double-word aligned: the data sits at its
+     * address's offset in the first double word, 0xFF around it. Uploads use it too. */
+    uint32_t blk[(DFU_TRANSFER_SIZE + 8) / 4];
 } dfu;
+
+/* The alt 0 layout for 1 MB; dfu_init rewrites the two page counts for the part's size. */
+#define FLASH_LAYOUT_HEAD "@Internal Flash  /0x08000000/08*002Ka,"
+#define FLASH_LAYOUT_PAGES(n) #n "*002Kg,"
+static char flash_layout[] = FLASH_LAYOUT_HEAD "248*002Kg,256*002Kg";
+/* The mass erase takes bank 2 whole: the bootloader must lie in bank 1 even on the
+ * smallest (256 KB) part. */
+_Static_assert(L4DFU_BOOTLOADER_SIZE <= 128u * 1024u, "the bootloader fits in bank 1");
+_Static_assert(L4DFU_FLASH_BASE == 0x08000000u && L4DFU_BOOTLOADER_SIZE == 8 * PAGE_SIZE,
+               "the layout string names the bootloader's address and pages");
+
+static const char *const strings[STR_COUNT - 1] = {
+    "l4dfu",
+    "l4dfu bootloader",
+    dfu.serial,
+    flash_layout,
+    "@Option Bytes  /0x1FFF7800/01*040Ba",
+    "@OTP Memory /0x1FFF7000/01*001Ke",
+};
 
 const uint8_t dfu_device_descriptor[18] = {
     18, 1, 0x00, 0x02, /* USB 2.0 */
@@ -88,154 +100,53 @@ enum dfu_status dfu_status(void)
     return (enum dfu_status)dfu.status;
 }
 
-static uint32_t segment_end(const struct segment *s)
-{
-    return s->start + s->page_size * s->pages;
-}
-
-static const struct segment *alt_segments(uint8_t alt, uint8_t *count)
-{
-    *count = 1;
-    if (alt == 1)
-        return &option_bytes;
-    if (alt == 2)
-        return &otp;
-    *count = dfu.flash_segments;
-    return dfu.flash;
-}
-
-/* Bytes from addr on (at most len) that lie in consecutive segments of the current alt
- * allowing `perm`. Where it stops short, *status says why: errADDRESS outside every
- * segment, errTARGET in a segment without the permission. */
-static uint32_t usable_bytes(uint32_t addr, uint32_t len, uint8_t perm, uint8_t *status)
-{
-    uint8_t count;
-    const struct segment *segs = alt_segments(dfu.alt, &count);
-    uint32_t done = 0;
-    while (done < len) {
-        const struct segment *s = NULL;
-        uint32_t at = addr + done;
-        for (uint8_t i = 0; i < count; i++)
-            if (at - segs[i].start < segment_end(&segs[i]) - segs[i].start)
-                s = &segs[i];
-        if (s == NULL || (s->perm & perm) != perm) {
-            *status = s == NULL ? DFU_ERR_ADDRESS : DFU_ERR_TARGET;
-            break;
-        }
-        uint32_t room = segment_end(s) - at;
-        done = len - done <= room ? len : done + room;
-    }
-    return done;
-}
-
-/* ---- layout strings (dfu-util reads them with %d, so zero padding is harmless) ---- */
-
-static char *put_decimal(char *p, uint32_t v, unsigned min_digits)
-{
-    char digits[10];
-    unsigned n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0 || n < min_digits);
-    while (n != 0)
-        *p++ = digits[--n];
-    return p;
-}
-
 const char *dfu_layout_string(uint8_t alt)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    uint8_t count;
-    const struct segment *segs = alt_segments(alt, &count);
-    char *p = dfu.text;
-    for (const char *n = alt_names[alt]; *n != '\0'; n++)
-        *p++ = *n;
-    *p++ = '/';
-    *p++ = '0';
-    *p++ = 'x';
-    for (int shift = 28; shift >= 0; shift -= 4)
-        *p++ = hex[(segs[0].start >> shift) & 0xFu];
-    *p++ = '/';
-    for (uint8_t i = 0; i < count; i++) {
-        uint32_t size = segs[i].page_size;
-        bool kilo = size % 1024u == 0;
-        if (i != 0)
-            *p++ = ',';
-        p = put_decimal(p, segs[i].pages, 2);
-        *p++ = '*';
-        p = put_decimal(p, kilo ? size / 1024u : size, 3);
-        *p++ = kilo ? 'K' : 'B';
-        *p++ = (char)(0x60 | segs[i].perm);
-    }
-    *p = '\0';
-    return dfu.text;
+    return strings[STR_ALT0 - 1 + alt];
 }
 
 static const char *dfu_string(uint8_t index)
 {
-    switch (index) {
-    case STR_MANUFACTURER:
-        return "l4dfu";
-    case STR_PRODUCT:
-        return "l4dfu bootloader";
-    case STR_SERIAL:
-        return dfu.serial;
-    default: {
-        uint8_t alt = (uint8_t)(index - STR_ALT0);
-        return alt < DFU_ALT_COUNT ? dfu_layout_string(alt) : NULL;
+    return (uint8_t)(index - 1) < STR_COUNT - 1 ? strings[index - 1] : NULL;
+}
+
+/* Bytes from addr on (at most len) in the current alt's memory that allow `perm`.
+ * Where it stops short, *status says why: errADDRESS outside the memory, errTARGET
+ * where the permission is missing (the bootloader's pages are never changed). */
+static uint32_t usable_bytes(uint32_t addr, uint32_t len, uint32_t perm, uint8_t *status)
+{
+    struct region r = {L4DFU_FLASH_BASE, dfu.flash_size, L4DFU_BOOTLOADER_SIZE,
+                       PERM_READ | PERM_ERASE | PERM_WRITE};
+    if (dfu.alt != 0)
+        r = fixed_regions[dfu.alt - 1];
+    uint32_t offset = addr - r.base;
+    if (offset >= r.size) {
+        *status = DFU_ERR_ADDRESS;
+        return 0;
     }
+    if ((perm & ~r.perm) != 0 || (perm > PERM_READ && offset < r.locked)) {
+        *status = DFU_ERR_TARGET;
+        return 0;
     }
-}
-
-/* ---- flash work ---- */
-
-static void cancel_job(void)
-{
-    dfu.job_phase = PHASE_NONE;
-    dfu.op_orphaned = dfu.op_in_flight;
-}
-
-static void finish_job(uint8_t result)
-{
-    dfu.job_phase = PHASE_DONE;
-    dfu.job_result = result;
-    if (dfu.state == DFU_STATE_DNBUSY)
-        dfu.state = DFU_STATE_DNLOAD_SYNC; /* the spec's DNBUSY -> DNLOAD-SYNC */
-}
-
-static uint8_t expected_byte(uint32_t addr)
-{
-    uint32_t i = addr - dfu.block_addr;
-    return i < dfu.block_len ? dfu.buf[i] : 0xFF;
-}
-
-/* The double word at addr as it must read after the block is written (0xFF pads).
- * True if it is all 0xFF. Called once per double word while the flash works, so the
- * common case (wholly inside the block) is a plain copy. */
-static bool expected_dword(uint32_t addr, uint32_t word[2])
-{
-    uint32_t i = addr - dfu.block_addr;
-    if (i < dfu.block_len && dfu.block_len - i >= 8) {
-        memcpy(word, &dfu.buf[i], 8);
-    } else {
-        uint8_t *bytes = (uint8_t *)word;
-        for (unsigned b = 0; b < 8; b++)
-            bytes[b] = expected_byte(addr + b);
+    if (len > r.size - offset) {
+        *status = DFU_ERR_ADDRESS;
+        return r.size - offset;
     }
-    return (word[0] & word[1]) == 0xFFFFFFFFu;
+    return len;
 }
 
-static uint8_t verify_block(void)
+/* ---- flash work: one operation at a time, started from the USB callbacks and
+ * dfu_poll, so EP0 is served between operations ---- */
+
+static const uint32_t *block_dword(uint32_t addr)
 {
-    for (uint32_t a = dfu.block_addr & ~7u; a < dfu.job_end; a += 8) {
-        uint32_t want[2], got[2];
-        expected_dword(a, want);
-        target_memory_read(a, got, sizeof got);
-        if (got[0] != want[0] || got[1] != want[1])
-            return DFU_ERR_VERIFY;
-    }
-    return DFU_OK;
+    return &dfu.blk[(addr - dfu.start) / 4];
+}
+
+static bool dword_erased(uint32_t addr)
+{
+    const uint32_t *w = block_dword(addr);
+    return (w[0] & w[1]) == 0xFFFFFFFFu;
 }
 
 static bool in_bootloader(uint32_t addr)
@@ -243,205 +154,185 @@ static bool in_bootloader(uint32_t addr)
     return addr - L4DFU_FLASH_BASE < L4DFU_BOOTLOADER_SIZE;
 }
 
-static uint8_t erase_error(enum target_flash_status s)
+static void finish_job(uint8_t result)
 {
-    return s == TARGET_FLASH_ERR_ADDRESS ? DFU_ERR_ADDRESS : DFU_ERR_ERASE;
+    dfu.job = JOB_NONE;
+    dfu.result = result;
+    if (dfu.state == DFU_STATE_DNBUSY)
+        dfu.state = DFU_STATE_DNLOAD_SYNC; /* the spec's DNBUSY -> DNLOAD-SYNC */
 }
 
-static uint8_t program_error(enum target_flash_status s)
+static void fail_job(enum target_flash_status s)
 {
+    uint8_t erase = dfu.job == JOB_ERASE;
     if (s == TARGET_FLASH_ERR_ADDRESS)
-        return DFU_ERR_ADDRESS;
-    return s == TARGET_FLASH_ERR_WRITE_PROTECTED ? DFU_ERR_WRITE : DFU_ERR_PROG;
+        finish_job(DFU_ERR_ADDRESS);
+    else if (s == TARGET_FLASH_ERR_WRITE_PROTECTED && !erase)
+        finish_job(DFU_ERR_WRITE);
+    else
+        finish_job(erase ? DFU_ERR_ERASE : DFU_ERR_PROG);
 }
 
-/* Starts the next flash operation of the running job, or finishes the job. */
+/* Erased flash already reads 0xFF, so those double words are not programmed; the
+ * read-back at the end checks that they do. */
+static uint8_t verify_block(void)
+{
+    for (uint32_t a = dfu.start; a < dfu.end; a += 8) {
+        uint32_t got[2];
+        const uint32_t *want = block_dword(a);
+        target_memory_read(a, got, sizeof got);
+        if (got[0] != want[0] || got[1] != want[1])
+            return DFU_ERR_VERIFY;
+    }
+    return DFU_OK;
+}
+
+/* Starts the operation at dfu.next, or finishes the job. */
 static void start_next_op(void)
 {
     enum target_flash_status s;
-    if (dfu.job_kind == JOB_ERASE) {
-        uint32_t page = dfu.job_end - dfu.pages_left * dfu.page_size;
-        if (dfu.pages_left != 0 && in_bootloader(page)) {
-            finish_job(DFU_ERR_TARGET);
-            return;
-        }
-        if (dfu.pages_left != 0)
-            s = target_flash_erase_page_start(page);
-        else if (dfu.mass_bank != 0)
-            s = target_flash_mass_erase_start(dfu.mass_bank);
-        else {
-            finish_job(DFU_OK);
-            return;
-        }
-        if (s != TARGET_FLASH_OK && s != TARGET_FLASH_BUSY) {
-            finish_job(erase_error(s));
-            return;
-        }
-    } else {
-        uint32_t word[2];
-        uint32_t a = dfu.job_next;
-        while (a < dfu.job_end && expected_dword(a, word))
-            a += 8; /* erased flash already reads 0xFF; the verify checks it does */
-        if (a >= dfu.job_end) {
+    if (dfu.job == JOB_PROGRAM) {
+        while (dfu.next < dfu.end && dword_erased(dfu.next))
+            dfu.next += 8;
+        if (dfu.next >= dfu.end) {
             finish_job(verify_block());
             return;
         }
-        if (in_bootloader(a)) {
-            finish_job(DFU_ERR_TARGET);
-            return;
-        }
-        dfu.job_next = a + 8;
-        s = target_flash_program_start(a, word[0], word[1]);
-        if (s != TARGET_FLASH_OK && s != TARGET_FLASH_BUSY) {
-            finish_job(program_error(s));
-            return;
-        }
+    } else if (dfu.next >= dfu.end && dfu.mass_bank == 0) {
+        finish_job(DFU_OK);
+        return;
     }
-    dfu.op_in_flight = true;
+    /* Policy, whatever the chip layer would allow: the bootloader's pages are never
+     * erased or written. */
+    if (in_bootloader(dfu.next)) {
+        finish_job(DFU_ERR_TARGET);
+        return;
+    }
+    if (dfu.job == JOB_PROGRAM) {
+        const uint32_t *w = block_dword(dfu.next);
+        s = target_flash_program_start(dfu.next, w[0], w[1]);
+    } else if (dfu.next < dfu.end) {
+        s = target_flash_erase_page_start(dfu.next);
+    } else {
+        s = target_flash_mass_erase_start(dfu.mass_bank);
+    }
+    if (s != TARGET_FLASH_OK && s != TARGET_FLASH_BUSY)
+        fail_job(s);
+    else
+        dfu.in_flight = true;
 }
 
 static void advance_job(void)
 {
-    if (dfu.op_in_flight) {
+    if (dfu.in_flight) {
         enum target_flash_status s = target_flash_poll();
         if (s == TARGET_FLASH_BUSY)
             return;
-        dfu.op_in_flight = false;
-        if (dfu.op_orphaned) {
-            dfu.op_orphaned = false;
-        } else if (s != TARGET_FLASH_OK) {
-            finish_job(dfu.job_kind == JOB_ERASE ? erase_error(s) : program_error(s));
+        dfu.in_flight = false;
+        if (dfu.job == JOB_NONE)
             return;
-        } else if (dfu.job_kind == JOB_PROGRAM) {
-            dfu.dwords_left--;
-        } else if (dfu.pages_left != 0) {
-            dfu.pages_left--; /* pages go first, the bank mass erase last */
-        } else {
-            dfu.mass_bank = 0;
+        if (s != TARGET_FLASH_OK) {
+            fail_job(s);
+            return;
         }
+        if (dfu.job == JOB_PROGRAM)
+            dfu.next += 8;
+        else if (dfu.next < dfu.end)
+            dfu.next += PAGE_SIZE; /* pages go first, the bank mass erase last */
+        else
+            dfu.mass_bank = 0;
     }
-    if (dfu.job_phase == PHASE_RUNNING)
+    if (dfu.job == JOB_ERASE || dfu.job == JOB_PROGRAM)
         start_next_op();
 }
 
-static void start_job(void)
+/* Drops the job; an operation already on the flash is waited for (at most a page
+ * erase), so the next job starts on an idle controller. */
+static void cancel_job(void)
 {
-    dfu.job_phase = PHASE_RUNNING;
-    switch (dfu.job_kind) {
-    case JOB_SET_ADDRESS:
-        dfu.pointer = dfu.job_next;
-        finish_job(DFU_OK);
-        break;
-    case JOB_UNPROTECT:
-        /* Returns only when there was nothing to do or the option bytes refused. */
-        finish_job(target_flash_read_unprotect() == TARGET_FLASH_OK ? DFU_OK : DFU_ERR_VENDOR);
-        break;
-    case JOB_ERASE:
-    case JOB_PROGRAM:
-        advance_job();
-        break;
-    default:
-        finish_job(dfu.job_result);
-        break;
+    dfu.job = JOB_NONE;
+    while (dfu.in_flight && target_flash_poll() == TARGET_FLASH_BUSY) {
     }
+    dfu.in_flight = false;
 }
 
-/* Time the queued or running job still needs, from the datasheet's typical figures. */
+/* Time the job still needs (the operation in flight included), from the figures in
+ * target.h and the CPU's share per double word, rounded up to whole ms. */
 static uint32_t job_time_ms(void)
 {
     uint32_t us = 0;
-    if (dfu.job_kind == JOB_ERASE)
-        us = dfu.pages_left * TARGET_FLASH_PAGE_ERASE_US +
-             (dfu.mass_bank != 0 ? TARGET_FLASH_MASS_ERASE_US : 0);
-    else if (dfu.job_kind == JOB_PROGRAM)
-        us = dfu.dwords_left * TARGET_FLASH_PROGRAM_DW_US;
-    else if (dfu.job_kind == JOB_UNPROTECT)
+    if (dfu.job == JOB_ERASE) {
+        us = (dfu.end - dfu.next) / PAGE_SIZE * TARGET_FLASH_PAGE_ERASE_US;
+        if (dfu.mass_bank != 0)
+            us += TARGET_FLASH_MASS_ERASE_US;
+    } else if (dfu.job == JOB_PROGRAM) {
+        for (uint32_t a = dfu.next; a < dfu.end; a += 8)
+            us += dword_erased(a) ? 0 : DFU_PROGRAM_DW_US;
+    } else if (dfu.job == JOB_UNPROTECT) {
         us = 2 * TARGET_FLASH_MASS_ERASE_US; /* the 1 -> 0 regression erases both banks */
+    }
     return (us + 999u) / 1000u;
 }
 
-static void queue_erase(uint32_t first_page, uint32_t end, uint8_t mass_bank)
+static uint32_t block_address(uint16_t block)
 {
-    dfu.job_kind = JOB_ERASE;
-    dfu.job_end = end;
-    dfu.pages_left = (uint16_t)((end - first_page) / dfu.page_size);
-    dfu.mass_bank = mass_bank;
+    return dfu.pointer + (uint32_t)(block - 2) * DFU_TRANSFER_SIZE;
 }
 
-/* The application area: bank 1 after the bootloader page by page, and bank 2 (which
- * holds no bootloader) by bank mass erase. */
-static void queue_mass_erase(void)
+/* A DNLOAD data stage arrived: start its work at once (its errors are reported by
+ * GETSTATUS, as DfuSe hosts expect). false = a malformed request (STALL). */
+static bool start_dnload(uint16_t block, uint16_t len)
 {
-    uint32_t bank = target_flash_bank_size();
-    bool dual = bank < target_flash_size();
-    queue_erase(L4DFU_SLOT_A_BASE, target_flash_base() + bank, dual ? 2 : 0);
-}
-
-/* A DNLOAD data stage arrived: decide the work; its errors are reported by GETSTATUS,
- * as DfuSe hosts expect. false = a malformed request (STALL). */
-static bool queue_dnload(uint16_t block, uint16_t len)
-{
+    const uint8_t *cmd = (const uint8_t *)dfu.blk;
+    uint32_t addr = block_address(block);
     uint8_t status = DFU_OK;
-    dfu.job_kind = JOB_FAIL;
-    dfu.job_result = DFU_OK;
+    dfu.busy_first = true;
     if (block == 0) {
-        uint8_t cmd = dfu.buf[0];
-        uint32_t addr;
-        memcpy(&addr, &dfu.buf[1], sizeof addr); /* little endian, like the wire */
-        if (len == 1 && cmd == DFUSE_CMD_ERASE) {
-            if (dfu.alt != 0)
-                dfu.job_result = DFU_ERR_TARGET;
-            else
-                queue_mass_erase();
-        } else if (len == 1 && cmd == DFUSE_CMD_READ_UNPROTECT) {
-            dfu.job_kind = JOB_UNPROTECT;
-        } else if (len == 5 && cmd == DFUSE_CMD_SET_ADDRESS) {
-            if (usable_bytes(addr, 1, 0, &status) == 1) {
-                dfu.job_kind = JOB_SET_ADDRESS;
-                dfu.job_next = addr;
+        uint32_t arg = (uint32_t)cmd[1] | (uint32_t)cmd[2] << 8 | (uint32_t)cmd[3] << 16 |
+                       (uint32_t)cmd[4] << 24;
+        uint32_t page = arg & ~(PAGE_SIZE - 1);
+        uint16_t form = (uint16_t)(len << 8 | cmd[0]);
+        if (form == (1 << 8 | DFUSE_CMD_ERASE)) {
+            /* Mass erase: the application area, bank 1 after the bootloader page by
+             * page and bank 2 (as the address map shows it) whole. Never the bank
+             * that holds the bootloader. */
+            if (dfu.alt != 0) {
+                status = DFU_ERR_TARGET;
+            } else {
+                dfu.job = JOB_ERASE;
+                dfu.next = L4DFU_SLOT_A_BASE;
+                dfu.end = L4DFU_FLASH_BASE + dfu.flash_size / 2;
+                dfu.mass_bank = 2;
             }
-        } else if (len == 5 && cmd == DFUSE_CMD_ERASE) {
-            if (usable_bytes(addr, 1, PERM_ERASE, &status) == 1) {
-                uint32_t page = addr & ~(dfu.page_size - 1);
-                queue_erase(page, page + dfu.page_size, 0);
+        } else if (form == (1 << 8 | DFUSE_CMD_READ_UNPROTECT)) {
+            dfu.job = JOB_UNPROTECT; /* after the DNBUSY reply: it may reset the chip */
+        } else if (form == (5 << 8 | DFUSE_CMD_SET_ADDRESS)) {
+            if (usable_bytes(arg, 1, 0, &status) == 1)
+                dfu.pointer = arg;
+        } else if (form == (5 << 8 | DFUSE_CMD_ERASE)) {
+            if (usable_bytes(arg, 1, PERM_ERASE, &status) == 1) {
+                dfu.job = JOB_ERASE;
+                dfu.next = page;
+                dfu.end = page + PAGE_SIZE;
+                dfu.mass_bank = 0;
             }
         } else {
             return false;
         }
     } else if (block == 1) {
         return false; /* unused in DfuSe */
-    } else {
-        uint32_t addr = dfu.pointer + (uint32_t)(block - 2) * DFU_TRANSFER_SIZE;
-        if (usable_bytes(addr, len, PERM_WRITE, &status) == len) {
-            dfu.job_kind = JOB_PROGRAM;
-            dfu.block_addr = addr;
-            dfu.block_len = len;
-            dfu.job_next = addr & ~7u;
-            dfu.job_end = (addr + len + 7u) & ~7u;
-            dfu.dwords_left = 0;
-            uint32_t word[2];
-            for (uint32_t a = dfu.job_next; a < dfu.job_end; a += 8)
-                dfu.dwords_left += !expected_dword(a, word);
-        }
+    } else if (usable_bytes(addr, len, PERM_WRITE, &status) == len) {
+        dfu.job = JOB_PROGRAM;
+        dfu.start = dfu.next = addr & ~7u;
+        dfu.end = (addr + len + 7u) & ~7u;
     }
-    if (status != DFU_OK)
-        dfu.job_result = status;
-    dfu.job_phase = PHASE_QUEUED;
+    dfu.result = status;
     dfu.state = DFU_STATE_DNLOAD_SYNC;
+    advance_job();
     return true;
 }
 
 /* ---- requests ---- */
-
-static bool refuse(void)
-{
-    if (dfu.state != DFU_STATE_ERROR && dfu.state != DFU_STATE_MANIFEST_WAIT_RESET) {
-        dfu.state = DFU_STATE_ERROR;
-        dfu.status = DFU_ERR_STALLEDPKT;
-    }
-    cancel_job();
-    return false;
-}
 
 static bool fail(uint8_t status)
 {
@@ -450,33 +341,36 @@ static bool fail(uint8_t status)
     return false;
 }
 
+static bool refuse(void)
+{
+    cancel_job();
+    return dfu.state == DFU_STATE_ERROR ? false : fail(DFU_ERR_STALLEDPKT);
+}
+
 static bool upload(const struct usbd_setup *r, uint8_t **data, uint16_t *len)
 {
-    uint16_t n;
-    if (r->wValue == 0) {
-        static const uint8_t commands[] = {DFUSE_CMD_GET_COMMANDS, DFUSE_CMD_SET_ADDRESS,
-                                           DFUSE_CMD_ERASE, DFUSE_CMD_READ_UNPROTECT};
-        *data = (uint8_t *)commands;
-        n = sizeof commands;
-    } else if (r->wValue == 1) {
+    static const uint8_t commands[] = {DFUSE_CMD_GET_COMMANDS, DFUSE_CMD_SET_ADDRESS,
+                                       DFUSE_CMD_ERASE, DFUSE_CMD_READ_UNPROTECT};
+    uint32_t n = sizeof commands;
+    *data = (uint8_t *)commands;
+    if (r->wValue == 1)
         return refuse();
-    } else {
+    if (r->wValue != 0) {
         /* Under readout protection the bootloader must not hand the flash out. */
         if (target_flash_rdp_level() != 0)
             return fail(DFU_ERR_VENDOR);
-        uint32_t addr = dfu.pointer + (uint32_t)(r->wValue - 2) * DFU_TRANSFER_SIZE;
+        uint32_t addr = block_address(r->wValue);
         uint8_t status = DFU_OK;
-        n = (uint16_t)usable_bytes(addr, r->wLength < DFU_TRANSFER_SIZE ? r->wLength
-                                                                        : DFU_TRANSFER_SIZE,
-                                   PERM_READ, &status);
+        n = usable_bytes(addr, r->wLength < DFU_TRANSFER_SIZE ? r->wLength : DFU_TRANSFER_SIZE,
+                         PERM_READ, &status);
         if (n == 0 && r->wLength != 0)
             return fail(status);
-        target_memory_read(addr, dfu.buf, n);
-        *data = dfu.buf;
+        target_memory_read(addr, dfu.blk, n);
+        *data = (uint8_t *)dfu.blk;
     }
     if (n > r->wLength)
         n = r->wLength;
-    *len = n;
+    *len = (uint16_t)n;
     /* A short frame ends the upload. */
     dfu.state = n < r->wLength ? DFU_STATE_IDLE : DFU_STATE_UPLOAD_IDLE;
     return true;
@@ -485,28 +379,27 @@ static bool upload(const struct usbd_setup *r, uint8_t **data, uint16_t *len)
 static void get_status(void)
 {
     uint32_t poll_ms = 0;
+    uint8_t shown = dfu.state;
     if (dfu.state == DFU_STATE_DNLOAD_SYNC || dfu.state == DFU_STATE_DNBUSY) {
-        if (dfu.job_phase == PHASE_DONE) {
-            cancel_job();
-            if (dfu.job_result == DFU_OK) {
-                dfu.state = DFU_STATE_DNLOAD_IDLE;
-            } else {
-                dfu.state = DFU_STATE_ERROR;
-                dfu.status = dfu.job_result;
-            }
-        } else {
-            /* Queued work starts once this reply is delivered (see DONE below). */
-            dfu.state = DFU_STATE_DNBUSY;
+        if (dfu.job != JOB_NONE || dfu.busy_first) {
+            dfu.busy_first = false;
+            shown = DFU_STATE_DNBUSY;
             poll_ms = job_time_ms();
+            dfu.state = dfu.job != JOB_NONE ? DFU_STATE_DNBUSY : DFU_STATE_DNLOAD_SYNC;
+        } else if (dfu.result == DFU_OK) {
+            shown = dfu.state = DFU_STATE_DNLOAD_IDLE;
+        } else {
+            shown = DFU_STATE_ERROR;
+            fail(dfu.result);
         }
     } else if (dfu.state == DFU_STATE_MANIFEST_SYNC) {
-        dfu.state = DFU_STATE_MANIFEST;
+        shown = dfu.state = DFU_STATE_MANIFEST;
     }
     dfu.reply[0] = dfu.status;
     dfu.reply[1] = (uint8_t)poll_ms;
     dfu.reply[2] = (uint8_t)(poll_ms >> 8);
     dfu.reply[3] = (uint8_t)(poll_ms >> 16);
-    dfu.reply[4] = dfu.state;
+    dfu.reply[4] = shown;
     dfu.reply[5] = 0;
 }
 
@@ -531,6 +424,7 @@ static bool dfu_setup(const struct usbd_setup *r, uint8_t **data, uint16_t *len)
         ((r->bmRequestType & USBD_DIR_IN) != 0) != ((in_requests >> req) & 1u))
         return refuse();
 
+    *data = dfu.reply;
     switch (req) {
     case DFU_DNLOAD:
         if (r->wLength > DFU_TRANSFER_SIZE)
@@ -541,43 +435,44 @@ static bool dfu_setup(const struct usbd_setup *r, uint8_t **data, uint16_t *len)
             dfu.state = DFU_STATE_MANIFEST_SYNC;
             return true;
         }
-        *data = dfu.buf;
+        for (unsigned i = 0; i < sizeof dfu.blk / 4; i++)
+            dfu.blk[i] = 0xFFFFFFFFu;
+        *data = (uint8_t *)dfu.blk;
+        if (r->wValue >= 2)
+            *data += block_address(r->wValue) & 7u;
         return true;
     case DFU_UPLOAD:
         return upload(r, data, len);
     case DFU_GETSTATUS:
         get_status();
         *len = 6;
-        break;
+        return true;
     case DFU_GETSTATE:
         dfu.reply[0] = dfu.state;
         *len = 1;
-        break;
+        return true;
     default: /* CLRSTATUS, ABORT */
         dfu.state = DFU_STATE_IDLE;
         dfu.status = DFU_OK;
         return true;
     }
-    *data = dfu.reply;
-    return true;
 }
 
 static bool dfu_control(const struct usbd_setup *r, enum usbd_stage stage, uint8_t **data,
                         uint16_t *len)
 {
-    switch (stage) {
-    case USBD_STAGE_SETUP:
+    if (stage == USBD_STAGE_SETUP)
         return dfu_setup(r, data, len);
-    case USBD_STAGE_DATA:
-        return queue_dnload(r->wValue, *len) || refuse();
-    default:
-        if (r->bRequest == DFU_GETSTATUS && dfu.state == DFU_STATE_DNBUSY &&
-            dfu.job_phase == PHASE_QUEUED)
-            start_job();
-        else if (r->bRequest == DFU_GETSTATUS && dfu.state == DFU_STATE_MANIFEST)
+    if (stage == USBD_STAGE_DATA)
+        return start_dnload(r->wValue, *len) || refuse();
+    /* The status stage of a GETSTATUS ended: the host has its answer. */
+    if (r->bRequest == DFU_GETSTATUS) {
+        if (dfu.job == JOB_UNPROTECT) /* returns only if nothing was to do, or refused */
+            finish_job(target_flash_read_unprotect() == TARGET_FLASH_OK ? DFU_OK : DFU_ERR_VENDOR);
+        else if (dfu.state == DFU_STATE_MANIFEST)
             dfu.leave_pending = true;
-        return true;
     }
+    return true;
 }
 
 static bool dfu_set_alt(uint8_t iface, uint8_t alt)
@@ -609,22 +504,22 @@ const struct usbd_device dfu_usb_device = {
     .interface_count = 1,
 };
 
+static void put3(char *p, uint32_t v)
+{
+    p[0] = (char)('0' + v / 100);
+    p[1] = (char)('0' + v / 10 % 10);
+    p[2] = (char)('0' + v % 10);
+}
+
 void dfu_init(void (*leave)(void))
 {
-    uint32_t base = target_flash_base();
-    uint32_t size = target_flash_size();
-    uint32_t bank = target_flash_bank_size();
-    uint32_t page = target_flash_page_size();
-    uint16_t boot_pages = (uint16_t)(L4DFU_BOOTLOADER_SIZE / page);
-    dfu.page_size = page;
+    uint32_t bank_pages = target_flash_bank_size() / PAGE_SIZE;
+    dfu.flash_size = target_flash_size();
     dfu.leave = leave;
-    dfu.pointer = base;
-    dfu.flash[0] = (struct segment){base, page, boot_pages, PERM_READ};
-    dfu.flash[1] = (struct segment){L4DFU_SLOT_A_BASE, page, (uint16_t)(bank / page - boot_pages),
-                                    PERM_READ | PERM_ERASE | PERM_WRITE};
-    dfu.flash[2] = (struct segment){base + bank, page, (uint16_t)((size - bank) / page),
-                                    PERM_READ | PERM_ERASE | PERM_WRITE};
-    dfu.flash_segments = bank < size ? 3 : 2;
+    dfu.pointer = L4DFU_FLASH_BASE;
+    put3(&flash_layout[sizeof FLASH_LAYOUT_HEAD - 1], bank_pages - 8);
+    put3(&flash_layout[sizeof FLASH_LAYOUT_HEAD - 1 + sizeof FLASH_LAYOUT_PAGES(248) - 1],
+         bank_pages);
     target_serial_number(dfu.serial);
     dfu_bus_reset();
 }
