@@ -28,8 +28,15 @@ pass() { echo "PASS ($(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1
 board() {
     local out=$1
     shift
+    sim_run "$out" --load "$BOOT_ELF" "$@"
+}
+
+# The same with only the given options (another program instead of the bootloader).
+sim_run() {
+    local out=$1
+    shift
     set +e
-    timeout 120 "$L4SIM" --strict --usb --load "$BOOT_ELF" "$@" > "$out" 2>&1
+    timeout 120 "$L4SIM" --strict --usb "$@" > "$out" 2>&1
     RC=$?
     set -e
     if grep -qE 'strict:|reserved or unimplemented|bus fault' "$out"; then

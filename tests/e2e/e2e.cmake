@@ -10,3 +10,11 @@ if(TARGET l4sim AND TARGET l4dfu-pack AND TARGET demo-images
     set_tests_properties(e2e_bootloader_${test} PROPERTIES TIMEOUT 240 LABELS "e2e")
   endforeach()
 endif()
+
+# USB bring-up with one step missing (firmware/tests/variants.cmake builds the variants).
+if(TARGET l4sim AND TARGET l4dfu-pack AND EXISTS ${CMAKE_SOURCE_DIR}/firmware/tests/variants.cmake)
+  add_test(NAME e2e_usb_missing_steps
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/usb_missing_steps.sh
+                   $<TARGET_FILE:l4sim> ${L4_FIRMWARE_DIR} $<TARGET_FILE:l4dfu-pack>)
+  set_tests_properties(e2e_usb_missing_steps PROPERTIES TIMEOUT 240 LABELS "e2e")
+endif()
