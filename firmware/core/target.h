@@ -19,8 +19,9 @@ uint32_t target_flash_bank_size(void); /* size / 2 on dual-bank parts */
 /* ---- clocks, reset, hand-over ---- */
 void target_init(void);     /* clocks for USB (48 MHz), GPIO for button/LED, CRC unit */
 void target_reset(void) __attribute__((noreturn));
-/* Undo what the bootloader set up (USB off and disconnected, clocks back to reset
- * state, SysTick and NVIC quiet), then start the image at `vectors` as if from reset. */
+/* Start the image at `vectors` (slot A) from the chip's reset state: on the L476 a
+ * system reset whose startup code enters the image before touching anything, so
+ * nothing the bootloader set up (USB, clocks, SysTick, NVIC) reaches the image. */
 void target_start_image(uint32_t vectors) __attribute__((noreturn));
 /* Milliseconds since target_init (SysTick-free: derived from a free-running counter). */
 uint32_t target_millis(void);

@@ -76,6 +76,16 @@ static void start(uint32_t operation)
     FLASH_CR |= FLASH_CR_STRT;
 }
 
+/* The controller names physical banks (BKER, MER1/MER2); with SYSCFG FB_MODE set the
+ * banks swap places in the address map. True if the bank the map shows second is
+ * physical bank 2. */
+static bool second_bank_is_bank2(void)
+{
+    RCC_APB2ENR |= RCC_APB2_SYSCFG;
+    (void)RCC_APB2ENR;
+    return (SYSCFG_MEMRMP & SYSCFG_MEMRMP_FB_MODE) == 0u;
+}
+
 enum target_flash_status target_flash_erase_page_start(uint32_t addr)
 {
     uint32_t offset = addr - FLASH_MEM_BASE;
@@ -85,14 +95,14 @@ enum target_flash_status target_flash_erase_page_start(uint32_t addr)
     enum target_flash_status status = begin_operation();
     if (status != TARGET_FLASH_OK)
         return status;
-    /* BKER names the physical bank; with FB_MODE the banks swap places in the map. */
-    RCC_APB2ENR |= RCC_APB2_SYSCFG;
-    bool bank2 = (offset >= bank_size) != ((SYSCFG_MEMRMP & SYSCFG_MEMRMP_FB_MODE) != 0u);
+    bool bank2 = (offset >= bank_size) == second_bank_is_bank2();
     uint32_t page = (offset % bank_size) / FLASH_PAGE_SIZE;
     start(FLASH_CR_PER | (page << FLASH_CR_PNB_SHIFT) | (bank2 ? FLASH_CR_BKER : 0u));
     return TARGET_FLASH_OK;
 }
 
+/* bank counts in the address map (target.h), so mass-erasing bank 2 never takes the
+ * bank the bootloader runs from, whatever FB_MODE says. */
 enum target_flash_status target_flash_mass_erase_start(unsigned bank)
 {
     if (bank != 1u && bank != 2u)
@@ -100,7 +110,8 @@ enum target_flash_status target_flash_mass_erase_start(unsigned bank)
     enum target_flash_status status = begin_operation();
     if (status != TARGET_FLASH_OK)
         return status;
-    start(bank == 1u ? FLASH_CR_MER1 : FLASH_CR_MER2);
+    bool bank2 = (bank == 2u) == second_bank_is_bank2();
+    start(bank2 ? FLASH_CR_MER2 : FLASH_CR_MER1);
     return TARGET_FLASH_OK;
 }
 

@@ -119,25 +119,46 @@ void default_handler(void)
     }
 }
 
-/* The software route into ST's ROM bootloader: an application stores "ROM!" in BKP0R
- * and resets; here, before any clock is touched (the ROM expects the reset clock
- * tree), the request is consumed and the system memory entered as if BOOT0 were high. */
-static void enter_rom_bootloader_if_requested(void)
+/* Two requests are taken here, from BKP0R, before any clock is touched:
+ * - "ROM!" (written by an application, then a reset): ST's ROM bootloader, entered with
+ *   the system memory mapped at 0 as if BOOT0 were high (the ROM expects the reset
+ *   clock tree);
+ * - "RUN!" (bootloader only, written by target_start_image, then a reset): the image
+ *   in slot A, which the bootloader has just checked, so that it starts from a real
+ *   reset state rather than one the bootloader would have to undo.
+ * The request is consumed first, so a failing image cannot loop here. */
+static void enter_requested_image(void)
 {
-    if (RTC_BKPR(LAYOUT_BKP_HANDSHAKE) != LAYOUT_HANDSHAKE_ROM)
+    uint32_t request = RTC_BKPR(LAYOUT_BKP_HANDSHAKE);
+#ifdef L4_BOOTLOADER
+    if (request != LAYOUT_HANDSHAKE_ROM && request != LAYOUT_HANDSHAKE_RUN)
         return;
+#else
+    if (request != LAYOUT_HANDSHAKE_ROM)
+        return;
+#endif
     RCC_APB1ENR1 |= RCC_APB1_1_PWR;
     (void)RCC_APB1ENR1; /* the enable takes effect before PWR is written */
     PWR_CR1 |= PWR_CR1_DBP;
     RTC_BKPR(LAYOUT_BKP_HANDSHAKE) = 0u;
-    RCC_APB2ENR |= RCC_APB2_SYSCFG;
-    (void)RCC_APB2ENR;
-    SYSCFG_MEMRMP = (SYSCFG_MEMRMP & ~SYSCFG_MEMRMP_MEM_MODE_MASK) | SYSCFG_MEMRMP_MEM_MODE_SYSMEM;
+    uint32_t vectors = LAYOUT_SYSMEM_BASE;
+#ifdef L4_BOOTLOADER
+    if (request == LAYOUT_HANDSHAKE_RUN) {
+        vectors = LAYOUT_SLOT_A_BASE;
+        SCB_VTOR = vectors;
+    } else
+#endif
+    {
+        RCC_APB2ENR |= RCC_APB2_SYSCFG;
+        (void)RCC_APB2ENR;
+        SYSCFG_MEMRMP = (SYSCFG_MEMRMP & ~SYSCFG_MEMRMP_MEM_MODE_MASK) |
+                        SYSCFG_MEMRMP_MEM_MODE_SYSMEM;
+    }
     cpu_dsb();
     cpu_isb();
-    uint32_t rom_sp = L4_REG32(LAYOUT_SYSMEM_BASE);
-    uint32_t rom_entry = L4_REG32(LAYOUT_SYSMEM_BASE + 4u);
-    __asm__ volatile("msr msp, %0\n\tbx %1" : : "r"(rom_sp), "r"(rom_entry) : "memory");
+    uint32_t sp = L4_REG32(vectors);
+    uint32_t entry = L4_REG32(vectors + 4u);
+    __asm__ volatile("msr msp, %0\n\tbx %1" : : "r"(sp), "r"(entry) : "memory");
     __builtin_unreachable();
 }
 
@@ -145,7 +166,7 @@ static void enter_rom_bootloader_if_requested(void)
  * and .bss exist (and the bootloader does not pull in newlib's versions). */
 __attribute__((noreturn, optimize("no-tree-loop-distribute-patterns"))) void Reset_Handler(void)
 {
-    enter_rom_bootloader_if_requested();
+    enter_requested_image();
 
     SCB_CPACR |= SCB_CPACR_CP10_CP11_FULL;
     cpu_dsb();

@@ -16,6 +16,7 @@
 #define SCB_ICSR_PENDSVCLR (1u << 27)
 
 static uint32_t reset_flags;
+static void backup_write(unsigned index, uint32_t value);
 
 /* target_millis() without an interrupt: SysTick runs free over its full 24 bits at HCLK
  * and each call adds the cycles since the previous call. Callers must call at least
@@ -70,45 +71,14 @@ void target_reset(void)
     }
 }
 
-static void peripherals_to_reset_state(void)
-{
-    RCC_AHB2RSTR = RCC_AHB2_GPIO_ALL | RCC_AHB2_OTGFS;
-    RCC_AHB2RSTR = 0u;
-    RCC_AHB1RSTR = RCC_AHB1_CRC;
-    RCC_AHB1RSTR = 0u;
-    RCC_APB2RSTR = RCC_APB2_USART1;
-    RCC_APB2RSTR = 0u;
-    RCC_APB1RSTR1 = RCC_APB1_1_PWR; /* also drops DBP and USV */
-    RCC_APB1RSTR1 = 0u;
-    /* SYSCFG keeps its state: FB_MODE may be the bank the image runs from. */
-    RCC_AHB1ENR = RCC_AHB1ENR_RESET_VALUE;
-    RCC_AHB2ENR = 0u;
-    RCC_APB1ENR1 = 0u;
-    RCC_APB2ENR = 0u;
-}
-
+/* The hand-over is a reset: the startup code finds "RUN!" and enters slot A before it
+ * touches anything, so the image starts from the chip's reset state (clocks, GPIO, USB,
+ * SysTick, NVIC) without code here to undo each of them. */
 void target_start_image(uint32_t vectors)
 {
-    cpu_irq_disable();
-    usbd_port_deinit();
-    SYST_CSR = 0u;
-    SYST_RVR = 0u;
-    SYST_CVR = 0u;
-    for (unsigned i = 0; i < NVIC_WORDS; i++) {
-        NVIC_ICER(i) = 0xFFFFFFFFu;
-        NVIC_ICPR(i) = 0xFFFFFFFFu;
-    }
-    SCB_ICSR = SCB_ICSR_PENDSTCLR | SCB_ICSR_PENDSVCLR;
-    clock_reset();
-    peripherals_to_reset_state();
-    SCB_VTOR = vectors;
-    cpu_dsb();
-    cpu_isb();
-    uint32_t sp = L4_REG32(vectors);
-    uint32_t entry = L4_REG32(vectors + 4u);
-    /* As out of reset: MSP from the table, interrupts unmasked (nothing is enabled). */
-    __asm__ volatile("msr msp, %0\n\tcpsie i\n\tbx %1" : : "r"(sp), "r"(entry) : "memory");
-    __builtin_unreachable();
+    (void)vectors; /* slot A: the one image the startup code knows */
+    backup_write(LAYOUT_BKP_HANDSHAKE, LAYOUT_HANDSHAKE_RUN);
+    target_reset();
 }
 
 void button_init(void)

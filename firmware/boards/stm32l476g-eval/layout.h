@@ -40,6 +40,7 @@
 #define LAYOUT_BKP_BOOTCOUNT     1u
 #define LAYOUT_HANDSHAKE_STAY_DFU 0x21554644u /* "DFU!" */
 #define LAYOUT_HANDSHAKE_ROM      0x214D4F52u /* "ROM!" */
+#define LAYOUT_HANDSHAKE_RUN      0x214E5552u /* "RUN!": the bootloader hands slot A over */
 #define LAYOUT_BOOT_ATTEMPTS_MAX  3u
 
 /* ST's ROM bootloader (system memory). */
