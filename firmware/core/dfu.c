@@ -47,7 +47,7 @@ static struct {
     uint32_t start;      /* program: the block's first double word (blk[0]) */
     uint32_t flash_size;
     void (*leave)(void);
-    uint8_t reply[6];
+    uint32_t reply[2]; /* GETSTATUS: bStatus, bwPollTimeout (LE24), bState, iString */
     char serial[13];
     /* One block as it must read in flash, double-word aligned: the data sits at its
      * address's offset in the first double word, 0xFF around it. Uploads use it too. */
@@ -395,12 +395,8 @@ static void get_status(void)
     } else if (dfu.state == DFU_STATE_MANIFEST_SYNC) {
         shown = dfu.state = DFU_STATE_MANIFEST;
     }
-    dfu.reply[0] = dfu.status;
-    dfu.reply[1] = (uint8_t)poll_ms;
-    dfu.reply[2] = (uint8_t)(poll_ms >> 8);
-    dfu.reply[3] = (uint8_t)(poll_ms >> 16);
-    dfu.reply[4] = shown;
-    dfu.reply[5] = 0;
+    dfu.reply[0] = dfu.status | poll_ms << 8; /* little endian, like the wire */
+    dfu.reply[1] = shown;
 }
 
 #define IN_STATE(s) (1u << DFU_STATE_##s)
@@ -424,7 +420,7 @@ static bool dfu_setup(const struct usbd_setup *r, uint8_t **data, uint16_t *len)
         ((r->bmRequestType & USBD_DIR_IN) != 0) != ((in_requests >> req) & 1u))
         return refuse();
 
-    *data = dfu.reply;
+    *data = (uint8_t *)dfu.reply;
     switch (req) {
     case DFU_DNLOAD:
         if (r->wLength > DFU_TRANSFER_SIZE)

@@ -76,14 +76,19 @@ static void start(uint32_t operation)
     FLASH_CR |= FLASH_CR_STRT;
 }
 
-/* The controller names physical banks (BKER, MER1/MER2); with SYSCFG FB_MODE set the
- * banks swap places in the address map. True if the bank the map shows second is
- * physical bank 2. */
-static bool second_bank_is_bank2(void)
+/* Starts an erase in the bank the address map shows first (op1) or second (op2).
+ * The controller names physical banks (BKER, MER1/MER2), and with SYSCFG FB_MODE set
+ * the two swap places in the map. */
+static enum target_flash_status start_erase(bool second, uint32_t op1, uint32_t op2)
 {
+    enum target_flash_status status = begin_operation();
+    if (status != TARGET_FLASH_OK)
+        return status;
     RCC_APB2ENR |= RCC_APB2_SYSCFG;
     (void)RCC_APB2ENR;
-    return (SYSCFG_MEMRMP & SYSCFG_MEMRMP_FB_MODE) == 0u;
+    bool swapped = (SYSCFG_MEMRMP & SYSCFG_MEMRMP_FB_MODE) != 0u;
+    start(second != swapped ? op2 : op1);
+    return TARGET_FLASH_OK;
 }
 
 enum target_flash_status target_flash_erase_page_start(uint32_t addr)
@@ -92,13 +97,8 @@ enum target_flash_status target_flash_erase_page_start(uint32_t addr)
     uint32_t bank_size = target_flash_bank_size();
     if (offset >= target_flash_size())
         return TARGET_FLASH_ERR_ADDRESS;
-    enum target_flash_status status = begin_operation();
-    if (status != TARGET_FLASH_OK)
-        return status;
-    bool bank2 = (offset >= bank_size) == second_bank_is_bank2();
-    uint32_t page = (offset % bank_size) / FLASH_PAGE_SIZE;
-    start(FLASH_CR_PER | (page << FLASH_CR_PNB_SHIFT) | (bank2 ? FLASH_CR_BKER : 0u));
-    return TARGET_FLASH_OK;
+    uint32_t op = FLASH_CR_PER | ((offset % bank_size) / FLASH_PAGE_SIZE) << FLASH_CR_PNB_SHIFT;
+    return start_erase(offset >= bank_size, op, op | FLASH_CR_BKER);
 }
 
 /* bank counts in the address map (target.h), so mass-erasing bank 2 never takes the
@@ -107,12 +107,7 @@ enum target_flash_status target_flash_mass_erase_start(unsigned bank)
 {
     if (bank != 1u && bank != 2u)
         return TARGET_FLASH_ERR_ADDRESS;
-    enum target_flash_status status = begin_operation();
-    if (status != TARGET_FLASH_OK)
-        return status;
-    bool bank2 = (bank == 2u) == second_bank_is_bank2();
-    start(bank2 ? FLASH_CR_MER2 : FLASH_CR_MER1);
-    return TARGET_FLASH_OK;
+    return start_erase(bank == 2u, FLASH_CR_MER1, FLASH_CR_MER2);
 }
 
 enum target_flash_status target_flash_program_start(uint32_t addr, uint32_t lo, uint32_t hi)

@@ -52,7 +52,6 @@ void target_init(void)
     reset_flags = RCC_CSR;
     RCC_CSR |= RCC_CSR_RMVF;
     clock_init_48mhz();
-    RCC_AHB1ENR |= RCC_AHB1_CRC;
     button_init();
     millis_start();
 }

@@ -88,12 +88,13 @@ static void flush_tx_fifo(uint32_t txfnum_field)
     wait_clear(&OTG_GRSTCTL, OTG_GRSTCTL_TXFFLSH);
 }
 
+/* Whole words, unaligned loads (the M4 allows them): the last word may carry up to
+ * three bytes from beyond the packet, which the core does not send. */
 static void fifo_write(unsigned ep, const uint8_t *src, uint32_t len)
 {
     for (uint32_t i = 0; i < len; i += 4u) {
-        uint32_t word = 0;
-        for (uint32_t b = 0; b < 4u && i + b < len; b++)
-            word |= (uint32_t)src[i + b] << (8u * b);
+        uint32_t word;
+        __builtin_memcpy(&word, src + i, 4u);
         OTG_FIFO(ep) = word;
     }
 }
@@ -101,12 +102,11 @@ static void fifo_write(unsigned ep, const uint8_t *src, uint32_t len)
 /* Pops ceil(len/4) words of one packet; keeps what fits in dst[0..room). */
 static void fifo_read(uint8_t *dst, uint32_t len, uint32_t room)
 {
+    uint32_t keep = len < room ? len : room;
     for (uint32_t i = 0; i < len; i += 4u) {
         uint32_t word = OTG_FIFO(0);
-        for (uint32_t b = 0; b < 4u && i + b < len; b++) {
-            if (i + b < room)
-                dst[i + b] = (uint8_t)(word >> (8u * b));
-        }
+        for (uint32_t b = i; b < i + 4u && b < keep; b++, word >>= 8)
+            dst[b] = (uint8_t)word;
     }
 }
 
