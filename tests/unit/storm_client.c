@@ -10,6 +10,13 @@
  *   storm_client dump VID:PID      the descriptors as the host read them, one key=value
  *                                  per line (what lsusb -v would show), for the script
  *                                  to compare with what the firmware declares.
+ *   storm_client dfuse VID:PID ALT XX..  one DfuSe command (DNLOAD block 0 with the hex
+ *                                  bytes XX..) on alternate setting ALT, then GETSTATUS
+ *                                  until the device is no longer busy; prints every
+ *                                  reply ("dnload: ok|<libusb error>", "getstatus:
+ *                                  state=S status=B poll=MS"), then CLRSTATUS if the
+ *                                  device ended in dfuERROR. For commands dfu-util will
+ *                                  not send (an erase of a read-only page).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -222,11 +229,58 @@ static int dump(libusb_device_handle *h)
     return 0;
 }
 
+enum { DFU_DNLOAD = 1, DFU_GETSTATUS = 3, DFU_CLRSTATUS = 4 };
+enum { DFU_STATE_DNBUSY = 4, DFU_STATE_ERROR = 10 };
+#define DFU_OUT (LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_CLASS | LIBUSB_RECIPIENT_INTERFACE)
+#define DFU_IN (LIBUSB_ENDPOINT_IN | LIBUSB_REQUEST_TYPE_CLASS | LIBUSB_RECIPIENT_INTERFACE)
+
+static int dfuse_command(libusb_device_handle *h, int alt, int nbytes, char **hex)
+{
+    uint8_t cmd[16];
+    if (nbytes < 1 || nbytes > (int)sizeof cmd)
+        return 2;
+    for (int i = 0; i < nbytes; i++)
+        cmd[i] = (uint8_t)strtoul(hex[i], NULL, 16);
+    int r = libusb_claim_interface(h, 0);
+    if (r == 0)
+        r = libusb_set_interface_alt_setting(h, 0, alt);
+    if (r != 0) {
+        fprintf(stderr, "dfuse: claim/alt %d: %s\n", alt, libusb_error_name(r));
+        return 1;
+    }
+    r = libusb_control_transfer(h, DFU_OUT, DFU_DNLOAD, 0, 0, cmd, (uint16_t)nbytes, TIMEOUT_MS);
+    if (r == nbytes)
+        printf("dnload: ok\n");
+    else
+        printf("dnload: %s\n", r < 0 ? libusb_error_name(r) : "short");
+    uint8_t st[6] = {0};
+    for (int polls = 0; polls < 100; polls++) {
+        r = libusb_control_transfer(h, DFU_IN, DFU_GETSTATUS, 0, 0, st, sizeof st, TIMEOUT_MS);
+        if (r != (int)sizeof st) {
+            printf("getstatus: %s\n", r < 0 ? libusb_error_name(r) : "short");
+            return 1;
+        }
+        unsigned poll_ms = st[1] | st[2] << 8 | (unsigned)st[3] << 16;
+        printf("getstatus: state=%u status=%u poll=%u\n", st[4], st[0], poll_ms);
+        if (st[4] != DFU_STATE_DNBUSY)
+            break;
+        struct timespec ts = {.tv_sec = poll_ms / 1000u, .tv_nsec = (long)(poll_ms % 1000u) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (st[4] == DFU_STATE_ERROR) {
+        r = libusb_control_transfer(h, DFU_OUT, DFU_CLRSTATUS, 0, 0, NULL, 0, TIMEOUT_MS);
+        printf("clrstatus: %s\n", r == 0 ? "ok" : libusb_error_name(r));
+    }
+    libusb_release_interface(h, 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     uint16_t vid, pid;
-    if (argc < 3 || !parse_ids(argv[2], &vid, &pid) || (strcmp(argv[1], "storm") == 0 && argc != 4)) {
-        fprintf(stderr, "usage: storm_client storm VID:PID COUNT | dump VID:PID\n");
+    if (argc < 3 || !parse_ids(argv[2], &vid, &pid) || (strcmp(argv[1], "storm") == 0 && argc != 4) ||
+        (strcmp(argv[1], "dfuse") == 0 && argc < 5)) {
+        fprintf(stderr, "usage: storm_client storm VID:PID COUNT | dump VID:PID | dfuse VID:PID ALT XX..\n");
         return 2;
     }
     libusb_context *ctx;
@@ -243,6 +297,8 @@ int main(int argc, char **argv)
         rc = storm(h, strtol(argv[3], NULL, 10));
     else if (strcmp(argv[1], "dump") == 0)
         rc = dump(h);
+    else if (strcmp(argv[1], "dfuse") == 0)
+        rc = dfuse_command(h, atoi(argv[3]), argc - 4, argv + 4);
     else {
         fprintf(stderr, "storm_client: unknown mode %s\n", argv[1]);
         rc = 2;
