@@ -16,8 +16,9 @@ cmp -s app-stamped.bin bad.bin && fail "the flip did not change the image"
 if "$PACK" --info bad.bin > info.out 2>&1; then cat info.out >&2; fail "l4dfu-pack --info accepts the flipped image"; fi
 
 board run.out --console console.txt --timeline timeline.txt -- sh -c '
+    '"$DFU_DEVNUM"'
     dfu-util -a 0 -s 0x08004000:leave -D bad.bin > dnload.out 2>&1 || exit 10
-    '"$WAIT_DFU"'
+    '"$WAIT_NEW_DFU"'
     dfu-util -l > relist.out 2>&1
     dfu-util -a 0 -s 0x08004000:'"$LEN"' -U back.bin > up.out 2>&1 || exit 11'
 [ $RC -eq 0 ] || { cat run.out >&2; [ ! -f dnload.out ] || cat dnload.out >&2; fail "dfu-util exited $RC"; }

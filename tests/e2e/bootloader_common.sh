@@ -61,6 +61,10 @@ make_app() {
 # Shell snippets for the command run under l4sim (sh -c): wait until the DFU-mode device
 # is listed again (after a reset it enumerates anew), or until a console file shows a line.
 WAIT_DFU='for i in $(seq 300); do dfu-util -l 2>/dev/null | grep -qF "Found DFU: [0483:df11]" && break; sleep 0.05; done'
+# Before a reset: remember the DFU device's devnum; after it: wait for a DFU device with
+# another devnum (the one before the reset may still be listed for a moment).
+DFU_DEVNUM='old=$(dfu-util -l 2>/dev/null | grep -F "Found DFU: [0483:df11]" | grep -o "devnum=[0-9]*" | head -1)'
+WAIT_NEW_DFU='for i in $(seq 300); do new=$(dfu-util -l 2>/dev/null | grep -F "Found DFU: [0483:df11]" | grep -o "devnum=[0-9]*" | head -1); [ -n "$new" ] && [ "$new" != "$old" ] && break; sleep 0.05; done'
 wait_console_snippet() { # FILE TEXT
     printf 'for i in $(seq 300); do grep -qF "%s" "%s" 2>/dev/null && break; sleep 0.05; done' "$2" "$1"
 }

@@ -14,8 +14,9 @@ board run.out --timeline timeline.txt -- sh -c '
     dfu-util -a 0 -s 0x08000000:force -D junk.bin > force.out 2>&1
     echo "force exit $?"
     dfu-util -a 0 -s 0x08000000:16384 -U boot-after.bin > after.out 2>&1 || exit 11
+    '"$DFU_DEVNUM"'
     dfu-util -a 0 -s :leave > leave.out 2>&1 || exit 12
-    '"$WAIT_DFU"'
+    '"$WAIT_NEW_DFU"'
     dfu-util -l > relist.out 2>&1'
 [ $RC -eq 0 ] || { cat run.out >&2; fail "a dfu-util step that must succeed failed (code $RC)"; }
 
