@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# dfu-util -a 0 -s 0x08004000:leave -D with a stamped application (apphello + 30000 random
-# bytes, 16 blocks of 2 KB): the download succeeds, the leave resets the board and the
+# dfu-util -a 0 -s 0x08004000:leave -D with a stamped application (apphello + 63000 random
+# bytes, 32 blocks of 2 KB): the download succeeds, the leave resets the board and the
 # bootloader starts the application, which prints its line. A second power-on of the same
 # flash (--flash-image) with the button held brings the bootloader up again, and the
 # upload of the slot gives back the image byte for byte.
 . "$(dirname "$0")/bootloader_common.sh"
 
-make_app app 30000
+make_app app 63000
 LEN=$(stat -c %s app-stamped.bin)
 
 echo "== download $LEN bytes with :leave, the application must start"

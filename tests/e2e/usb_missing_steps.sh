@@ -7,7 +7,7 @@
 
 check_variant() { # STEP TEXT-THAT-NAMES-IT
     local elf="$FW/usbmissing-$1-stm32l476g-eval.elf"
-    ALLOW_WARNINGS=1 sim_run "$1.out" --diagnose-usb --load "$elf" --console "$1-console.txt" \
+    sim_run "$1.out" --diagnose-usb --load "$elf" --console "$1-console.txt" \
         --timeline "$1-timeline.txt" --run-for 1500
     [ $RC -eq 0 ] || { cat "$1.out" >&2; fail "$1: l4sim exited $RC"; }
     expect_in "$1-console.txt" "not enumerated"
