@@ -47,8 +47,9 @@ static void usage(FILE *f)
           "  --flash-image FILE      keep flash and option bytes in FILE across runs\n"
           "  --power-cut-at WHEN     cut power at MS of modelled time, or at flash operation op:N\n"
           "  --press-button          hold the tamper button (PC13) from reset on\n"
-          "  --backup-reg N=VALUE    RTC backup register N holds VALUE at power-on (as if written\n"
-          "                          before a reset; e.g. 0=0x21554644 is the DFU handshake)\n"
+          "  --backup-reg N=VALUE    start with RTC backup register N = VALUE, as if firmware had\n"
+          "                          written it and reset the chip by software (0=0x21554644 is\n"
+          "                          the DFU handshake)\n"
           "  --strict                a reserved or unimplemented register access is an error\n"
           "  --no-usb-quirk          OTG_FS without the core 3.10a extra EP0 status words\n"
           "  --usb                   plug in the virtual USB host\n"
@@ -228,8 +229,15 @@ int main(int argc, char **argv)
     }
     sim_reset(sim, SIM_RESET_POWER_ON, SIM_CAUSE_POWER_ON);
 #ifdef L4SIM_HAVE_RTC
-    for (unsigned i = 0; i < n_bkp; i++)
-        rtc_backup_write_host(sim, bkp_n[i], bkp_v[i]);
+    if (n_bkp) {
+        /* As on a board: something ran since power-on (and, like our bootloader, cleared
+         * the reset flags with RMVF), wrote the backup registers, then reset the chip by
+         * software. The bootloader ignores backup registers after a power-on reset. */
+        for (unsigned i = 0; i < n_bkp; i++)
+            rtc_backup_write_host(sim, bkp_n[i], bkp_v[i]);
+        sim_bus_write(sim, 0x40021094u, sim_bus_read(sim, 0x40021094u, 4) | (1u << 23), 4); /* RCC_CSR.RMVF */
+        sim_reset(sim, SIM_RESET_SYSTEM, SIM_CAUSE_SOFTWARE);
+    }
 #else
     if (n_bkp) {
         fprintf(stderr, "l4sim: --backup-reg needs the RTC model\n");
