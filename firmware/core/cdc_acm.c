@@ -135,8 +135,10 @@ static bool comm_control(const struct usbd_setup *r, enum usbd_stage stage, uint
     case CDC_REQ_SET_LINE_CODING:
         if (in || r->wLength != sizeof acm.request_buf)
             return false;
-        if (stage == USBD_STAGE_SETUP)
+        if (stage == USBD_STAGE_SETUP) {
             *data = acm.request_buf;
+            *len = sizeof acm.request_buf;
+        }
         else if (stage == USBD_STAGE_DATA)
             copy7(acm.line_coding, acm.request_buf);
         return true;

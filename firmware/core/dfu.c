@@ -436,6 +436,7 @@ static bool dfu_setup(const struct usbd_setup *r, uint8_t **data, uint16_t *len)
         *data = (uint8_t *)dfu.blk;
         if (r->wValue >= 2)
             *data += block_address(r->wValue) & 7u;
+        *len = r->wLength; /* checked above: the block buffer has room for it */
         return true;
     case DFU_UPLOAD:
         return upload(r, data, len);

@@ -233,6 +233,13 @@ void usbd_port_on_setup(const uint8_t setup[8])
         usbd.stage = EP0_DATA_IN;
         usbd_port_ep_send(0x80, data, len);
     } else if (r->wLength != 0) {
+        /* Only as many bytes as the handler has room for (it said so in len; no standard
+         * request has an OUT data stage): anything else would let a host write past the
+         * end of a buffer (found by tests/fuzz/dfu_fuzz.c). */
+        if (data == NULL || len < r->wLength) {
+            stall_ep0();
+            return;
+        }
         usbd.out_buf = data;
         usbd.stage = EP0_DATA_OUT;
         usbd_port_ep_receive(0x00, data, r->wLength);

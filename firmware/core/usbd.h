@@ -40,7 +40,8 @@ struct usbd_class {
     /* A class request for one of this driver's interfaces. Return false to STALL.
      * SETUP, IN request: point *data at the reply and set *len (trimmed to wLength by
      * the core; the buffer must live until the transfer ends).
-     * SETUP, OUT with wLength > 0: point *data at a buffer of at least wLength bytes.
+     * SETUP, OUT with wLength > 0: point *data at a buffer and set *len to its size;
+     * the core stalls a data stage longer than that (a host must not write past it).
      * DATA: *len bytes arrived in that buffer. DONE: return value ignored. */
     bool (*control)(const struct usbd_setup *req, enum usbd_stage stage, uint8_t **data,
                     uint16_t *len);

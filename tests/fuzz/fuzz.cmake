@@ -1,4 +1,4 @@
-# A 20-second fuzz run of the .dfu reader and image checker (tests/fuzz/run --smoke),
+# 20-second fuzz runs of the .dfu reader and of the DFU device (tests/fuzz/run --smoke),
 # registered only where clang can link libFuzzer. `make fuzz` runs it for longer.
 set(L4_FUZZ_PROBE_DIR ${CMAKE_BINARY_DIR}/fuzz-probe)
 file(MAKE_DIRECTORY ${L4_FUZZ_PROBE_DIR})

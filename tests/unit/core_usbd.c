@@ -40,7 +40,11 @@ static bool fake_control(struct fake_class *c, const struct usbd_setup *r,
         *data = c->buf;
         *len = r->wValue;
         return true;
-    case 2: /* OUT with data */
+    case 2: /* OUT with data, into a buffer of sizeof buf */
+        *data = c->buf;
+        *len = sizeof c->buf;
+        return true;
+    case 4: /* OUT with data, but the handler gives no room (a careless class) */
         *data = c->buf;
         return true;
     default:
@@ -276,6 +280,26 @@ static void test_class_requests_go_to_their_interface(void **state)
     assert_int_equal(host_out(0x20, 1, 0, 0, NULL, 0), HOST_STALL);   /* class, device */
 }
 
+/* A host must not be able to write past a buffer: an OUT data stage longer than the
+ * handler's room, or one on a standard request (none has an OUT data stage), stalls
+ * at the setup, before a byte is received. */
+static void test_out_data_longer_than_the_buffer_stalls(void **state)
+{
+    (void)state;
+    assert_int_equal(configure(), HOST_OK);
+    static uint8_t big[300];
+    memset(big, 0x5A, sizeof big);
+    memset(class_a.buf, 0, sizeof class_a.buf);
+    assert_int_equal(host_out(0x21, 2, 0, 0, big, 257), HOST_STALL);
+    assert_int_equal(class_a.datas, 0);
+    assert_int_equal(class_a.buf[0], 0);
+    assert_int_equal(host_out(0x21, 2, 0, 0, big, 256), HOST_OK); /* exactly the room: fine */
+    assert_int_equal(host_out(0x21, 4, 0, 0, big, 1), HOST_STALL); /* no room said: none */
+    assert_int_equal(host_out(0x00, 9, 1, 0, big, 8), HOST_STALL); /* SET_CONFIGURATION + data */
+    assert_int_equal(host_out(0x01, 11, 0, 0, big, 40), HOST_STALL); /* SET_INTERFACE + data */
+    assert_int_equal(host_out(0x00, 3, 1, 0, big, 2), HOST_STALL); /* SET_FEATURE + data */
+}
+
 static void test_short_data_stage_stalls(void **state)
 {
     (void)state;
@@ -325,6 +349,7 @@ int main(void)
         cmocka_unit_test_setup(test_interfaces_and_alternate_settings, setup),
         cmocka_unit_test_setup(test_get_status_and_features, setup),
         cmocka_unit_test_setup(test_class_requests_go_to_their_interface, setup),
+        cmocka_unit_test_setup(test_out_data_longer_than_the_buffer_stalls, setup),
         cmocka_unit_test_setup(test_short_data_stage_stalls, setup),
         cmocka_unit_test_setup(test_new_setup_abandons_the_old_transfer, setup),
         cmocka_unit_test_setup(test_bus_reset_unconfigures_and_tells_the_classes, setup),
