@@ -30,6 +30,14 @@ set_tests_properties(sim_fw_romroute PROPERTIES
   PASS_REGULAR_EXPRESSION "requesting the ROM bootloader.*entered system memory.*remapped at 0 .MEMRMP=001.; MSP 0x[0-9a-f]+ = the ROM's.*entered through its reset vector; thread mode, privileged, on MSP; SYSCLK 4.0 MHz .reset clock.*SysTick off; 0 NVIC interrupts enabled; OTG_FS clock off"
   FAIL_REGULAR_EXPRESSION "FAIL: " TIMEOUT 300 LABELS "sim;firmware")
 
+# fbmode swaps the banks (SYSCFG FB_MODE): a copy of the program in bank 2 keeps it running.
+add_test(NAME sim_fw_fbmode
+  COMMAND ${L4_SIM} --load ${L4_FIRMWARE_DIR}/fbmode-stm32l476g-eval.elf
+                    --load ${L4_FIRMWARE_DIR}/fbmode-stm32l476g-eval.bin@0x08080000
+                    --until-console PASS --run-for 5000)
+set_tests_properties(sim_fw_fbmode PROPERTIES
+  FAIL_REGULAR_EXPRESSION "FAIL: " TIMEOUT 300 LABELS "sim;firmware")
+
 # usbenum needs the virtual host on the USB connector.
 l4_sim_firmware_test(usbenum --usb)
 l4_sim_firmware_test(usbenum-irq --usb)
