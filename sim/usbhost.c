@@ -1100,15 +1100,25 @@ void usbhost_port_reset(struct usbhost *h)
     sim_reschedule(h->sim);
 }
 
+/* A synchronous transfer stops the simulation the moment it completes, so the modelled
+ * time it took is the bus's and the device's, not the granularity of a run step. */
+struct sync_wait {
+    bool done, running;
+    sim_t *sim;
+};
+
 static void sync_done(struct usbh_xfer *x)
 {
-    *(bool *)x->user = true;
+    struct sync_wait *w = x->user;
+    w->done = true;
+    if (w->running)
+        sim_request_stop(w->sim);
 }
 
 int usbhost_control_sync(struct usbhost *h, const uint8_t setup[8], uint8_t *data, uint32_t *actual,
                          uint32_t timeout_ms)
 {
-    bool done = false;
+    struct sync_wait w = {false, false, h->sim};
     struct usbh_xfer x;
     memset(&x, 0, sizeof x);
     memcpy(x.setup, setup, 8);
@@ -1118,17 +1128,19 @@ int usbhost_control_sync(struct usbhost *h, const uint8_t setup[8], uint8_t *dat
     x.length = (uint32_t)(setup[6] | setup[7] << 8);
     x.timeout_ms = timeout_ms;
     x.done = sync_done;
-    x.user = &done;
+    x.user = &w;
     int rc = usbhost_submit(h, &x);
     if (rc)
         return rc;
     uint64_t limit = sim_now(h->sim) + (uint64_t)(timeout_ms ? timeout_ms + 2 : 60000) * SIM_PS_PER_MS;
-    while (!done && sim_now(h->sim) < limit) {
-        enum sim_stop s = sim_run_for(h->sim, SIM_PS_PER_MS);
-        if (s != SIM_STOP_TIME && s != SIM_STOP_HOST && !done)
+    while (!w.done && sim_now(h->sim) < limit) {
+        w.running = true;
+        enum sim_stop s = sim_run_until(h->sim, limit);
+        w.running = false;
+        if (s != SIM_STOP_TIME && s != SIM_STOP_HOST && !w.done)
             break;
     }
-    if (!done)
+    if (!w.done)
         usbhost_cancel(h, &x);
     if (actual)
         *actual = x.actual;
