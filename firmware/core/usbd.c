@@ -8,6 +8,15 @@ enum { REQ_GET_STATUS = 0, REQ_CLEAR_FEATURE = 1, REQ_SET_FEATURE = 3, REQ_SET_A
 enum { DESC_DEVICE = 1, DESC_CONFIGURATION = 2, DESC_STRING = 3 };
 enum { FEATURE_ENDPOINT_HALT = 0 };
 
+/* A port built with EP0 only (the bootloader: USBD_PORT_ENDPOINTS=1) has no endpoint to
+ * halt or to report on: endpoint requests name EP0 or STALL, and the bookkeeping for the
+ * others is left out. */
+#if defined(USBD_PORT_ENDPOINTS) && USBD_PORT_ENDPOINTS == 1
+#define USBD_EP0_ONLY 1
+#else
+#define USBD_EP0_ONLY 0
+#endif
+
 enum ep0_stage { EP0_IDLE, EP0_DATA_IN, EP0_DATA_OUT, EP0_STATUS_IN, EP0_STATUS_OUT };
 
 static struct {
@@ -115,6 +124,8 @@ static bool set_configuration(uint8_t value)
 /* Endpoints other than EP0 exist only once configured. */
 static bool endpoint_ok(uint16_t ep)
 {
+    if (USBD_EP0_ONLY)
+        return (ep & 0x7Fu) == 0;
     return (ep & 0x70u) == 0 && ((ep & 0x0Fu) == 0 || usbd.configuration != 0);
 }
 
@@ -137,7 +148,7 @@ static bool standard_request(const struct usbd_setup *r, uint8_t **data, uint16_
         if (recipient == USBD_RECIPIENT_INTERFACE)
             return iface_ok;
         if (recipient == USBD_RECIPIENT_ENDPOINT && endpoint_ok(r->wIndex)) {
-            usbd.small[0] = (usbd.halted & halt_bit(iface)) != 0;
+            usbd.small[0] = !USBD_EP0_ONLY && (usbd.halted & halt_bit(iface)) != 0;
             return true;
         }
         return false;
@@ -149,7 +160,7 @@ static bool standard_request(const struct usbd_setup *r, uint8_t **data, uint16_
             !endpoint_ok(r->wIndex))
             return false;
         bool halt = r->bRequest == REQ_SET_FEATURE;
-        if ((iface & 0x0Fu) != 0) {
+        if (!USBD_EP0_ONLY && (iface & 0x0Fu) != 0) {
             usbd_port_ep_stall(iface, halt);
             usbd.halted = halt ? usbd.halted | halt_bit(iface) : usbd.halted & ~halt_bit(iface);
         }
@@ -260,7 +271,7 @@ static void control_done(void)
 
 void usbd_port_on_out_done(uint8_t ep, size_t len)
 {
-    if (ep != 0) {
+    if (!USBD_EP0_ONLY && ep != 0) {
         if (usbd.dev->endpoint_done != NULL)
             usbd.dev->endpoint_done(ep, len);
         return;
@@ -282,7 +293,7 @@ void usbd_port_on_out_done(uint8_t ep, size_t len)
 
 void usbd_port_on_in_done(uint8_t ep)
 {
-    if ((ep & 0x7Fu) != 0) {
+    if (!USBD_EP0_ONLY && (ep & 0x7Fu) != 0) {
         if (usbd.dev->endpoint_done != NULL)
             usbd.dev->endpoint_done(ep, 0);
         return;

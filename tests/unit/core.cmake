@@ -11,6 +11,10 @@ l4_unit_test(core_dfu_descriptors SOURCES ${L4_CORE_TESTS}/core_dfu_descriptors.
              ${L4_CORE_SRC}/dfu.c LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
 l4_unit_test(core_usbd SOURCES ${L4_CORE_TESTS}/core_usbd.c ${L4_CORE_USB}
              LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
+# The same core as the bootloader builds it: a port with EP0 only.
+l4_unit_test(core_usbd_ep0 SOURCES ${L4_CORE_TESTS}/core_usbd.c ${L4_CORE_USB}
+             LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
+target_compile_definitions(core_usbd_ep0 PRIVATE USBD_PORT_ENDPOINTS=1u)
 l4_unit_test(core_image SOURCES ${L4_CORE_TESTS}/core_image.c ${L4_CORE_SRC}/image.c
              LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
 l4_unit_test(core_boot SOURCES ${L4_CORE_TESTS}/core_boot.c ${L4_CORE_SRC}/boot.c

@@ -221,6 +221,7 @@ static void test_interfaces_and_alternate_settings(void **state)
     assert_int_equal(host_out(0x01, 11, 0, 2, NULL, 0), HOST_STALL); /* no interface 2 */
 }
 
+#if !defined(USBD_PORT_ENDPOINTS) || USBD_PORT_ENDPOINTS != 1
 static void test_get_status_and_features(void **state)
 {
     (void)state;
@@ -250,6 +251,35 @@ static void test_get_status_and_features(void **state)
     assert_int_equal(host_out(0x00, 3, 2, 0x0100, NULL, 0), HOST_STALL); /* test mode */
     assert_int_equal(host_out(0x00, 1, 1, 0, NULL, 0), HOST_STALL);
 }
+#endif
+
+#if defined(USBD_PORT_ENDPOINTS) && USBD_PORT_ENDPOINTS == 1
+/* The bootloader's build: the port has EP0 only, so there is no other endpoint to report
+ * on or to halt, configured or not. */
+static void test_ep0_only_port_has_no_other_endpoints(void **state)
+{
+    (void)state;
+    uint8_t d[2];
+    size_t n;
+    assert_int_equal(configure(), HOST_OK);
+    assert_int_equal(host_in(0x82, 0, 0, 0x00, 2, d, &n, NULL), HOST_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(d[0], 0);
+    assert_int_equal(host_in(0x82, 0, 0, 0x80, 2, d, &n, NULL), HOST_OK);
+    assert_int_equal(host_in(0x82, 0, 0, 0x81, 2, d, &n, NULL), HOST_STALL);
+    assert_int_equal(host_in(0x82, 0, 0, 0x01, 2, d, &n, NULL), HOST_STALL);
+    assert_int_equal(host_out(0x02, 3, 0, 0x81, NULL, 0), HOST_STALL); /* halt EP1 IN */
+    assert_int_equal(host_out(0x02, 1, 0, 0x01, NULL, 0), HOST_STALL);
+    /* EP0 takes the halt requests and stays as it is: a control pipe is never halted */
+    assert_int_equal(host_out(0x02, 3, 0, 0x00, NULL, 0), HOST_OK);
+    assert_int_equal(host_out(0x02, 1, 0, 0x80, NULL, 0), HOST_OK);
+    for (unsigned i = 0; i < 32; i++)
+        if (i != 0 && i != 16) /* EP0's own stalls come from STALLed requests above */
+            assert_int_equal(port.stall_calls[i], 0);
+    assert_int_equal(host_in(0x82, 0, 0, 0x00, 2, d, &n, NULL), HOST_OK);
+    assert_int_equal(d[0], 0);
+}
+#endif
 
 static void test_class_requests_go_to_their_interface(void **state)
 {
@@ -347,7 +377,11 @@ int main(void)
         cmocka_unit_test_setup(test_set_address_before_the_status_stage, setup),
         cmocka_unit_test_setup(test_configuration, setup),
         cmocka_unit_test_setup(test_interfaces_and_alternate_settings, setup),
+#if defined(USBD_PORT_ENDPOINTS) && USBD_PORT_ENDPOINTS == 1
+        cmocka_unit_test_setup(test_ep0_only_port_has_no_other_endpoints, setup),
+#else
         cmocka_unit_test_setup(test_get_status_and_features, setup),
+#endif
         cmocka_unit_test_setup(test_class_requests_go_to_their_interface, setup),
         cmocka_unit_test_setup(test_out_data_longer_than_the_buffer_stalls, setup),
         cmocka_unit_test_setup(test_short_data_stage_stalls, setup),
