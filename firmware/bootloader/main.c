@@ -13,10 +13,14 @@
 #define L4DFU_SLOT_A_MEMORY ((const uint8_t *)L4DFU_SLOT_A_BASE)
 #endif
 
-/* After a DfuSe leave: reset, so the new image goes through the same checks as any boot. */
+/* After a DfuSe leave: reset, so the new image goes through the same checks as any boot.
+ * The disconnect is held (>= 10 ms at 48 MHz) so the host sees the device go before the
+ * next boot connects again; the reset puts the USB controller back to its reset state. */
 static void leave_dfu(void)
 {
-    usbd_port_deinit();
+    usbd_port_connect(false);
+    for (volatile uint32_t spin = 250000u; spin != 0u; spin--) {
+    }
     target_reset();
 }
 

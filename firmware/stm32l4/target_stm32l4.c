@@ -165,17 +165,17 @@ target_memory_read(uint32_t addr, void *dst, size_t len)
 
 /* ---- identity ---- */
 
-static void hex_digits(char *out, uint32_t value, unsigned digits)
-{
-    while (digits--) {
-        *out++ = "0123456789ABCDEF"[(value >> (4u * digits)) & 0xFu];
-    }
-}
-
 void target_serial_number(char out[13])
 {
-    hex_digits(out, UID_WORD(0) + UID_WORD(2), 8u);
-    hex_digits(out + 8, UID_WORD(1) >> 16, 4u);
+    /* 48 bits: UID words 0 + 2, then the upper half of word 1, most significant first. */
+    uint32_t high = UID_WORD(0) + UID_WORD(2);
+    uint32_t low = UID_WORD(1) & 0xFFFF0000u;
+    for (unsigned i = 0; i < 12u; i++) {
+        uint32_t digit = high >> 28;
+        high = high << 4 | low >> 28;
+        low <<= 4;
+        out[i] = (char)(digit + (digit < 10u ? '0' : 'A' - 10u));
+    }
     out[12] = '\0';
 }
 
