@@ -503,9 +503,8 @@ const struct usbd_device dfu_usb_device = {
 
 static void put3(char *p, uint32_t v)
 {
-    p[0] = (char)('0' + v / 100);
-    p[1] = (char)('0' + v / 10 % 10);
-    p[2] = (char)('0' + v % 10);
+    for (unsigned i = 3; i-- != 0; v /= 10)
+        p[i] = (char)('0' + v % 10);
 }
 
 void dfu_init(void (*leave)(void))

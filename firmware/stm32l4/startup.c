@@ -168,9 +168,11 @@ __attribute__((noreturn, optimize("no-tree-loop-distribute-patterns"))) void Res
 {
     enter_requested_image();
 
+#ifndef L4_BOOTLOADER /* built with -mgeneral-regs-only: it never touches the FPU */
     SCB_CPACR |= SCB_CPACR_CP10_CP11_FULL;
     cpu_dsb();
     cpu_isb();
+#endif
 
     uint32_t *dst = _sdata;
     for (const uint32_t *src = _sidata; dst < _edata;)
