@@ -1,7 +1,7 @@
 /* DFU 1.1 class with ST's DfuSe extensions (bcdDFUVersion 0x011A): the DFU-mode
  * device the bootloader presents. docs/dfu-protocol.md describes it state by state.
- * Flash work runs one operation at a time from dfu_poll(), so EP0 is serviced while
- * the flash is busy. */
+ * Flash work starts when a block arrives and runs one operation at a time, advanced
+ * from dfu_poll(), so EP0 is serviced between operations. */
 #ifndef L4DFU_DFU_H
 #define L4DFU_DFU_H
 
