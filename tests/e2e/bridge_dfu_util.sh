@@ -40,7 +40,16 @@ cmp want.bin up.bin || fail "uploaded bytes differ from bootloader-stm32l476g-ev
 
 echo "== download with leave, re-enumeration, upload by a waiting dfu-util"
 head -c 8192 /dev/urandom > data.bin
-sim sh -c 'dfu-util -w -a 0 -s 0x08040000:leave -D data.bin && dfu-util -w -a 0 -s 0x08040000:8192 -U back.bin' \
+# After the leave the board resets, but for a moment the old device is still on the bus
+# (as on real hardware): wait for the re-enumerated one (a new devnum) before the upload.
+sim sh -c 'old=$(dfu-util -l 2>/dev/null | grep -o "devnum=[0-9]*" | head -1)
+    dfu-util -w -a 0 -s 0x08040000:leave -D data.bin || exit $?
+    for i in $(seq 300); do
+        new=$(dfu-util -l 2>/dev/null | grep -o "devnum=[0-9]*" | head -1)
+        [ -n "$new" ] && [ "$new" != "$old" ] && break
+        sleep 0.05
+    done
+    dfu-util -w -a 0 -s 0x08040000:8192 -U back.bin' \
     > roundtrip.out 2>&1 || { cat roundtrip.out >&2; fail "download/upload exited $?"; }
 expect_in roundtrip.out 'File downloaded successfully'
 cmp data.bin back.bin || fail "read back differs from what was downloaded"
