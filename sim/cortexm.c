@@ -189,11 +189,19 @@ static void lockup(sim_t *sim, const char *why)
     uc_emu_stop(sim->uc);
 }
 
+/* The handler address of an exception; false (lockup follows) when the vector is not
+ * a Thumb address of memory the CPU can execute — an erased vector table reads 0xFFFFFFFF. */
 static bool read_vector(sim_t *sim, unsigned exc, uint32_t *vec)
 {
     uint32_t addr = cm(sim)->vtor + 4 * exc;
+    uint16_t insn;
     if (sim_read_mem(sim, addr, vec, 4) != 0) {
         sim_warn(sim, "vector %u at 0x%08x is not in memory (VTOR 0x%08x)", exc, addr, cm(sim)->vtor);
+        return false;
+    }
+    if (!(*vec & 1u) || sim_read_mem(sim, *vec & ~1u, &insn, 2) != 0) {
+        sim_warn(sim, "vector %u at 0x%08x holds 0x%08x: not a Thumb address in flash or RAM%s", exc, addr, *vec,
+                 *vec == 0xFFFFFFFFu ? " (erased flash)" : "");
         return false;
     }
     return true;

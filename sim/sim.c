@@ -993,6 +993,8 @@ static bool check_reset_vector(sim_t *sim)
 
 enum sim_stop sim_run_until(sim_t *sim, uint64_t until)
 {
+    uint64_t last_instructions = ~0ull, last_now = ~0ull;
+    unsigned no_progress = 0;
     sim->fault_stop = false;
     sim->break_stop = false;
     if (sim->pc == (sim->reset_vector & ~1u) && !check_reset_vector(sim))
@@ -1071,6 +1073,19 @@ enum sim_stop sim_run_until(sim_t *sim, uint64_t until)
         sim->deadline = deadline;
         sim->stopped_in_hook = false;
         sim->bus_fault = false;
+        /* A CPU that faults at once, again and again, without an instruction or a
+         * picosecond of progress, is stuck: say so instead of spinning. */
+        if (sim->instructions == last_instructions && sim->now == last_now) {
+            if (++no_progress > 100000) {
+                sim_set_stop(sim, SIM_STOP_FAULT, "no progress at PC 0x%08x: the CPU faults before executing anything",
+                             sim->pc);
+                return SIM_STOP_FAULT;
+            }
+        } else {
+            no_progress = 0;
+            last_instructions = sim->instructions;
+            last_now = sim->now;
+        }
         uc_err err = uc_emu_start(sim->uc, sim->pc | 1u, 0, 0, 0);
         if (sim->n_fixups)
             apply_fixups(sim);

@@ -140,6 +140,20 @@ static void test_unmapped_access_is_reported(void **state)
     sim_destroy(sim);
 }
 
+/* Code that runs into erased flash with an erased vector table: the undefined
+ * instruction escalates to HardFault, whose vector is 0xFFFFFFFF: lockup, said so. */
+static void test_fault_with_erased_vectors_locks_up(void **state)
+{
+    (void)state;
+    sim_t *sim = sim_create(NULL);
+    uint32_t vec[2] = {0x20004000u, 0x08000201u}; /* 0x08000200 is erased: 0xFFFF 0xFFFF */
+    assert_int_equal(sim_load_mem(sim, 0x08000000u, vec, sizeof vec), 0);
+    sim_reset(sim, SIM_RESET_POWER_ON, SIM_CAUSE_POWER_ON);
+    assert_int_equal(sim_run_for(sim, SIM_PS_PER_MS), SIM_STOP_FAULT);
+    assert_non_null(strstr(sim_stop_message(sim), "lockup"));
+    sim_destroy(sim);
+}
+
 static void test_erased_flash_does_not_boot(void **state)
 {
     (void)state;
@@ -158,6 +172,7 @@ int main(void)
         cmocka_unit_test(test_aircr_needs_key),
         cmocka_unit_test(test_unmapped_access_is_reported),
         cmocka_unit_test(test_erased_flash_does_not_boot),
+        cmocka_unit_test(test_fault_with_erased_vectors_locks_up),
     };
     return cmocka_run_group_tests_name("l4sim core", tests, NULL, NULL);
 }
