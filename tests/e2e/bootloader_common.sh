@@ -13,7 +13,7 @@ APP_BIN="$FW/apphello-stm32l476g-eval.bin"
 APP_LINE="application started by the bootloader"
 DFU_MAGIC=0x21554644 # "DFU!" in BKP0R
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 cd "$WORK"
 T0=$(date +%s.%N)
 

@@ -17,7 +17,7 @@ endfunction()
 
 if(TARGET l4sim AND TARGET l4dfu-pack AND EXISTS ${CMAKE_SOURCE_DIR}/firmware/bootloader/main.c)
   foreach(test download_app mass_erase dfu_file protect dfuse_commands bad_crc button handshake
-               handshake_detach)
+               handshake_detach power_cut)
     l4_e2e_test(bootloader_${test} bootloader_${test})
   endforeach()
   l4_e2e_test(usb_storm usb_storm)
