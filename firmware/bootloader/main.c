@@ -26,6 +26,12 @@ static void leave_dfu(void)
 
 int main(void)
 {
+#ifdef L4_BOOTLOADER_WRP
+    /* Build option: the bootloader's own pages (0..7 of bank 1) write-protected in the
+     * option bytes. The first boot programs WRP1AR and the reload resets the chip; from
+     * then on this only reads WRP1AR. An error leaves the chip unprotected but bootable. */
+    (void)target_flash_write_protect_bank1(0u, L4DFU_BOOTLOADER_SIZE / 2048u - 1u);
+#endif
     target_init();
 
     uint32_t slot_size = target_flash_base() + target_flash_bank_size() - L4DFU_SLOT_A_BASE;

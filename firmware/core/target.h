@@ -84,6 +84,10 @@ unsigned target_flash_rdp_level(void);
  * option bytes cannot be written (level 2 is permanent: ERR_WRITE_PROTECTED).
  * The program call must also accept OTP addresses (0x1FFF7000..0x1FFF73FF). */
 enum target_flash_status target_flash_read_unprotect(void);
+/* Write protection of bank 1 pages first..last through WRP1AR (page indexes of 2 KB).
+ * Returns TARGET_FLASH_OK at once if WRP1AR already covers them; otherwise programs
+ * WRP1AR and launches the option-byte reload (a reset), so it returns only on an error. */
+enum target_flash_status target_flash_write_protect_bank1(unsigned first_page, unsigned last_page);
 /* Typical durations, for DFU bwPollTimeout (datasheet figures). */
 #define TARGET_FLASH_PAGE_ERASE_US 22020u
 #define TARGET_FLASH_MASS_ERASE_US 22130u

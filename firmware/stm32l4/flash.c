@@ -16,6 +16,9 @@
 #define OTP_SIZE 0x400u
 #define RDP_LEVEL0 0xAAu
 #define RDP_LEVEL2 0xCCu
+/* WRPxyR: STRT page in [7:0], END page in [23:16]; STRT > END means no area. */
+#define WRP_PAGE_MASK 0xFFu
+#define WRP_END_SHIFT 16u
 #define CR_OPERATION_BITS                                                                    \
     (FLASH_CR_PG | FLASH_CR_PER | FLASH_CR_MER1 | FLASH_CR_MER2 | FLASH_CR_PNB_MASK |        \
      FLASH_CR_BKER | FLASH_CR_STRT | FLASH_CR_FSTPG)
@@ -165,13 +168,11 @@ unsigned target_flash_rdp_level(void)
     return rdp == RDP_LEVEL2 ? 2u : 1u;
 }
 
-enum target_flash_status target_flash_read_unprotect(void)
+/* Writes the bits `mask` of one option-byte register and launches the reload, which
+ * resets the chip: returns only when the option bytes cannot be written. */
+static enum target_flash_status program_option(volatile uint32_t *reg, uint32_t mask,
+                                               uint32_t value)
 {
-    unsigned level = target_flash_rdp_level();
-    if (level == 0u)
-        return TARGET_FLASH_OK;
-    if (level == 2u)
-        return TARGET_FLASH_ERR_WRITE_PROTECTED;
     enum target_flash_status status;
     while ((status = begin_operation()) == TARGET_FLASH_BUSY) {
     }
@@ -183,7 +184,7 @@ enum target_flash_status target_flash_read_unprotect(void)
         if (FLASH_CR & FLASH_CR_OPTLOCK)
             return TARGET_FLASH_ERR_OTHER;
     }
-    FLASH_OPTR = (FLASH_OPTR & ~0xFFu) | RDP_LEVEL0;
+    *reg = (*reg & ~mask) | value;
     FLASH_CR |= FLASH_CR_OPTSTRT;
     while (FLASH_SR & FLASH_SR_BSY) {
     }
@@ -193,4 +194,25 @@ enum target_flash_status target_flash_read_unprotect(void)
     FLASH_CR |= FLASH_CR_OBL_LAUNCH; /* reloads the option bytes: a system reset */
     for (;;) {
     }
+}
+
+enum target_flash_status target_flash_read_unprotect(void)
+{
+    unsigned level = target_flash_rdp_level();
+    if (level == 0u)
+        return TARGET_FLASH_OK;
+    if (level == 2u)
+        return TARGET_FLASH_ERR_WRITE_PROTECTED;
+    return program_option(&FLASH_OPTR, 0xFFu, RDP_LEVEL0);
+}
+
+enum target_flash_status target_flash_write_protect_bank1(unsigned first_page, unsigned last_page)
+{
+    uint32_t area = FLASH_WRP1AR;
+    uint32_t start = area & WRP_PAGE_MASK;
+    uint32_t end = (area >> WRP_END_SHIFT) & WRP_PAGE_MASK;
+    if (start <= first_page && end >= last_page && start <= end)
+        return TARGET_FLASH_OK;
+    return program_option(&FLASH_WRP1AR, WRP_PAGE_MASK | WRP_PAGE_MASK << WRP_END_SHIFT,
+                          first_page | (uint32_t)last_page << WRP_END_SHIFT);
 }

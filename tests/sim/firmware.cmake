@@ -58,3 +58,21 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/firmware/bootloader/main.c AND TARGET l4dfu-pack)
     TIMEOUT 300
     LABELS "sim;firmware")
 endif()
+
+# The bootloader built with L4_BOOTLOADER_WRP: its first start writes WRP1AR (pages 0..7)
+# and reloads the option bytes; the next start hands a stamped wrpapp over, which finds
+# the bootloader's pages refused with WRPERR and the application area writable.
+if(EXISTS ${CMAKE_SOURCE_DIR}/firmware/bootloader/main.c AND TARGET l4dfu-pack)
+  set(stamped ${CMAKE_CURRENT_BINARY_DIR}/wrpapp-stamped.bin)
+  add_test(NAME sim_fw_wrpboot
+    COMMAND sh -c "\"$1\" --version 1.0.0 --bin \"$2\" \"$3\" && \"$4\" --load \"$5\" --load \"$2@0x08004000\" --until-console PASS --run-for 5000 --trace flash"
+            sh $<TARGET_FILE:l4dfu-pack> ${stamped}
+               ${L4_FIRMWARE_DIR}/wrpapp-stm32l476g-eval.bin ${L4_SIM}
+               ${L4_FIRMWARE_DIR}/bootloader-wrp-stm32l476g-eval.elf)
+  set_tests_properties(sim_fw_wrpboot PROPERTIES
+    PASS_REGULAR_EXPRESSION "OBL_LAUNCH.*option bytes loaded: [^\n]*WRP1A=0xff07ff00.*bootloader pages refused.*application area writable.*PASS"
+    # Once WRP1AR covers the pages, later starts must not program the option bytes again.
+    FAIL_REGULAR_EXPRESSION "FAIL: |start #[0-9]+ option-byte program.*start #[0-9]+ option-byte program"
+    TIMEOUT 300
+    LABELS "sim;firmware")
+endif()
