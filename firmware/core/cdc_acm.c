@@ -3,12 +3,14 @@
 #include "usbd_port.h"
 
 static struct {
-    void (*receive)(const uint8_t *data, size_t len);
+    cdc_acm_receive_fn receive;
     bool data_open; /* the data interface is configured: its endpoints exist */
     uint8_t control_lines;
     uint8_t line_coding[7];
     uint8_t request_buf[7]; /* SET_LINE_CODING data stage lands here first */
     uint8_t rx[CDC_ACM_PACKET_SIZE];
+    size_t rx_off, rx_left; /* bytes of rx the application has not taken yet */
+    bool rx_armed;          /* the OUT endpoint waits for a packet */
     /* TX ring: [tail, head) waits, the first `in_flight` bytes of it are on the bus. */
     uint8_t tx[CDC_ACM_TX_BUFFER];
     size_t head, tail, queued;
@@ -33,9 +35,11 @@ static void reset_state(void)
     acm.head = acm.tail = acm.queued = acm.in_flight = 0;
     acm.busy = false;
     acm.zlp_owed = false;
+    acm.rx_off = acm.rx_left = 0;
+    acm.rx_armed = false;
 }
 
-void cdc_acm_init(void (*receive)(const uint8_t *data, size_t len))
+void cdc_acm_init(cdc_acm_receive_fn receive)
 {
     acm.receive = receive;
     copy7(acm.line_coding, default_line_coding);
@@ -106,21 +110,41 @@ struct cdc_acm_line_coding cdc_acm_line_coding(void)
     return lc;
 }
 
+void cdc_acm_rx_retry(void)
+{
+    if (!acm.data_open)
+        return;
+    if (acm.rx_left != 0) {
+        size_t took = acm.receive(acm.rx + acm.rx_off, acm.rx_left);
+        if (took > acm.rx_left)
+            took = acm.rx_left;
+        acm.rx_off += took;
+        acm.rx_left -= took;
+        if (acm.rx_left != 0)
+            return; /* the host waits (NAK) until the application takes the rest */
+    }
+    /* The callback may have answered, but the port is still ours only if a bus reset
+     * did not close it meanwhile; and arm only once per packet. */
+    if (acm.data_open && !acm.rx_armed) {
+        acm.rx_armed = true;
+        usbd_port_ep_receive(CDC_ACM_EP_DATA_OUT, acm.rx, sizeof acm.rx);
+    }
+}
+
 void cdc_acm_endpoint_done(uint8_t ep, size_t len)
 {
     if (ep == CDC_ACM_EP_DATA_OUT && acm.data_open) {
-        if (acm.receive != NULL && len != 0)
-            acm.receive(acm.rx, len);
-        /* The callback may have answered, but the port is still ours only if a bus
-         * reset did not close it meanwhile. */
-        if (acm.data_open)
-            usbd_port_ep_receive(CDC_ACM_EP_DATA_OUT, acm.rx, sizeof acm.rx);
+        acm.rx_armed = false;
+        acm.rx_off = 0;
+        acm.rx_left = acm.receive != NULL ? len : 0;
+        cdc_acm_rx_retry();
     } else if (ep == CDC_ACM_EP_DATA_IN && acm.busy) {
         acm.tail = (acm.tail + acm.in_flight) % CDC_ACM_TX_BUFFER;
         acm.queued -= acm.in_flight;
         acm.in_flight = 0;
         acm.busy = false;
         tx_kick();
+        cdc_acm_rx_retry(); /* room in the TX ring may be what the application waited for */
     }
     /* CDC_ACM_EP_NOTIFY: nothing is ever sent on it (see comm_set_alt). */
 }
@@ -203,6 +227,8 @@ static bool data_set_alt(uint8_t iface, uint8_t alt)
     usbd_port_ep_open(CDC_ACM_EP_DATA_OUT, USBD_EP_BULK, CDC_ACM_PACKET_SIZE);
     usbd_port_ep_open(CDC_ACM_EP_DATA_IN, USBD_EP_BULK, CDC_ACM_PACKET_SIZE);
     acm.data_open = true;
+    acm.rx_off = acm.rx_left = 0;
+    acm.rx_armed = true;
     usbd_port_ep_receive(CDC_ACM_EP_DATA_OUT, acm.rx, sizeof acm.rx);
     return true;
 }

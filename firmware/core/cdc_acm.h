@@ -79,9 +79,15 @@ struct cdc_acm_line_coding {
     uint8_t data_bits;
 };
 
-/* `receive` gets each OUT packet (1..64 bytes); the endpoint is re-armed when it
- * returns. It may be NULL (incoming bytes are dropped). */
-void cdc_acm_init(void (*receive)(const uint8_t *data, size_t len));
+/* `receive` gets the bytes of each OUT packet (1..64) and returns how many it took.
+ * What it did not take is offered again later — after each packet the device sends, and
+ * on cdc_acm_rx_retry() — and until all of it is taken the OUT endpoint stays unarmed,
+ * so the host's writes wait (USB's own flow control: the device NAKs) instead of bytes
+ * being lost. `receive` may be NULL (incoming bytes are dropped). */
+typedef size_t (*cdc_acm_receive_fn)(const uint8_t *data, size_t len);
+void cdc_acm_init(cdc_acm_receive_fn receive);
+/* The application has room again for bytes it refused (call from the USB context). */
+void cdc_acm_rx_retry(void);
 
 /* Queues up to len bytes for the host and returns how many were taken: 0 while the
  * device is not configured, less than len when the buffer is full (the host is not

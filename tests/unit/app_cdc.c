@@ -23,15 +23,19 @@ static struct {
     size_t len;
     unsigned calls;
     bool echo;
+    size_t limit; /* take at most this much per call (0: all) */
 } rx;
 
-static void on_receive(const uint8_t *data, size_t len)
+static size_t on_receive(const uint8_t *data, size_t len)
 {
+    rx.calls++;
+    if (rx.limit && len > rx.limit)
+        len = rx.limit; /* an application with less room than the packet */
+    if (rx.echo)
+        len = cdc_acm_write(data, len);
     memcpy(rx.data + rx.len, data, len);
     rx.len += len;
-    rx.calls++;
-    if (rx.echo)
-        cdc_acm_write(data, len);
+    return len;
 }
 
 static int setup(void **state)
@@ -302,6 +306,54 @@ static void echo_from_the_receive_callback(void **state)
     assert_memory_equal(got, "ping\r", 5);
 }
 
+/* Flow control: bytes the application does not take stay in the class, the OUT endpoint
+ * stays unarmed (the host's next write is NAKed, nothing is lost), and the rest is
+ * offered again on cdc_acm_rx_retry() until all of it is taken. */
+static void refused_bytes_wait_and_hold_the_host(void **state)
+{
+    (void)state;
+    rx.limit = 10;
+    uint8_t pkt[40];
+    for (unsigned i = 0; i < sizeof pkt; i++)
+        pkt[i] = (uint8_t)('a' + i % 26);
+    assert_int_equal(host_bulk_out(CDC_ACM_EP_DATA_OUT, pkt, sizeof pkt), HOST_OK);
+    assert_int_equal(rx.len, 10);
+    assert_false(fake.out_armed[1]); /* the host waits */
+    cdc_acm_rx_retry();
+    cdc_acm_rx_retry();
+    assert_int_equal(rx.len, 30);
+    assert_false(fake.out_armed[1]);
+    cdc_acm_rx_retry();
+    assert_int_equal(rx.len, 40);
+    assert_memory_equal(rx.data, pkt, sizeof pkt);
+    assert_true(fake.out_armed[1]); /* all taken: the next packet may come */
+}
+
+/* The echo case: a burst larger than the TX ring is echoed whole, in order, as the host
+ * reads; the device holds the host's writes while its ring is full. */
+static void echo_burst_larger_than_the_ring(void **state)
+{
+    (void)state;
+    rx.echo = true;
+    static uint8_t burst[1000], got[1000];
+    for (unsigned i = 0; i < sizeof burst; i++)
+        burst[i] = (uint8_t)(i * 13 + 1);
+    size_t sent = 0, echoed = 0;
+    while (echoed < sizeof burst) {
+        if (sent < sizeof burst && fake.out_armed[1]) {
+            size_t n = sizeof burst - sent < 64 ? sizeof burst - sent : 64;
+            assert_int_equal(host_bulk_out(CDC_ACM_EP_DATA_OUT, burst + sent, n), HOST_OK);
+            sent += n;
+        } else {
+            size_t n = drain(got + echoed, sizeof got - echoed, NULL, NULL);
+            assert_true(n > 0); /* progress: either the host can write or read */
+            echoed += n;
+        }
+    }
+    assert_int_equal(sent, sizeof burst);
+    assert_memory_equal(got, burst, sizeof burst);
+}
+
 /* A bus reset in the middle of a transfer drops the queue; a new configuration starts
  * from an empty ring. */
 static void bus_reset_drops_the_queue(void **state)
@@ -337,6 +389,8 @@ int main(void)
         cmocka_unit_test_setup(writes_during_a_transfer_are_queued, setup),
         cmocka_unit_test_setup(buffer_limit_and_wrap, setup),
         cmocka_unit_test_setup(echo_from_the_receive_callback, setup),
+        cmocka_unit_test_setup(refused_bytes_wait_and_hold_the_host, setup),
+        cmocka_unit_test_setup(echo_burst_larger_than_the_ring, setup),
         cmocka_unit_test_setup(bus_reset_drops_the_queue, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,10 +109,12 @@ static void run_command(void)
     }
 }
 
-/* The CDC receive callback (USB context): echo, and collect a line for run_command. */
-static void on_receive(const uint8_t *data, size_t len)
+/* The CDC receive callback (USB context): echo, and collect a line for run_command.
+ * Takes only what the echo has room for; the class offers the rest again once the host
+ * has read some of the echo (and holds the host's writes meanwhile). */
+static size_t on_receive(const uint8_t *data, size_t len)
 {
-    cdc_acm_write(data, len);
+    len = cdc_acm_write(data, len);
     for (size_t i = 0; i < len; i++) {
         char c = (char)data[i];
         if (c == '\r' || c == '\n') {
@@ -125,6 +127,7 @@ static void on_receive(const uint8_t *data, size_t len)
             line_len++;
         }
     }
+    return len;
 }
 
 /* DETACH from the host (USB context, after the status stage): the host already has
