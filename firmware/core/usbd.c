@@ -17,10 +17,22 @@ enum { FEATURE_ENDPOINT_HALT = 0 };
 #define USBD_EP0_ONLY 0
 #endif
 
+/* Built for one fixed device (the bootloader: USBD_FIXED_DEVICE=dfu_usb_device), the
+ * device's tables are constants: the compiler folds the interface count, the class
+ * callbacks become direct calls, and usbd_init's argument is not kept. */
+#ifdef USBD_FIXED_DEVICE
+extern const struct usbd_device USBD_FIXED_DEVICE;
+#define DEV (&USBD_FIXED_DEVICE)
+#else
+#define DEV usbd.dev
+#endif
+
 enum ep0_stage { EP0_IDLE, EP0_DATA_IN, EP0_DATA_OUT, EP0_STATUS_IN, EP0_STATUS_OUT };
 
 static struct {
+#ifndef USBD_FIXED_DEVICE
     const struct usbd_device *dev;
+#endif
     struct usbd_setup req;
     const struct usbd_class *req_class; /* NULL: a standard request */
     uint8_t *out_buf;
@@ -35,7 +47,11 @@ static struct {
 
 void usbd_init(const struct usbd_device *dev)
 {
+#ifdef USBD_FIXED_DEVICE
+    (void)dev;
+#else
     usbd.dev = dev;
+#endif
     usbd_port_init();
 }
 
@@ -49,8 +65,8 @@ void usbd_port_on_bus_reset(void)
     usbd.stage = EP0_IDLE;
     usbd.configuration = 0;
     usbd.halted = 0;
-    for (uint8_t i = 0; i < usbd.dev->interface_count; i++)
-        usbd.dev->interfaces[i]->bus_reset();
+    for (uint8_t i = 0; i < DEV->interface_count; i++)
+        DEV->interfaces[i]->bus_reset();
 }
 
 void usbd_port_on_suspend(void)
@@ -71,7 +87,7 @@ static uint16_t string_descriptor(uint8_t index)
         d[3] = 0x04;
         d[0] = 4;
     } else {
-        const char *s = usbd.dev->string(index);
+        const char *s = DEV->string(index);
         if (s == NULL)
             return 0;
         uint8_t n = 0;
@@ -87,11 +103,11 @@ static uint16_t string_descriptor(uint8_t index)
 
 static bool get_descriptor(const struct usbd_setup *r, uint8_t **data, uint16_t *len)
 {
-    const uint8_t *cfg = usbd.dev->config_descriptor;
+    const uint8_t *cfg = DEV->config_descriptor;
     uint8_t index = (uint8_t)r->wValue;
     switch (r->wValue >> 8) {
     case DESC_DEVICE:
-        *data = (uint8_t *)usbd.dev->device_descriptor;
+        *data = (uint8_t *)DEV->device_descriptor;
         *len = 18;
         return true;
     case DESC_CONFIGURATION:
@@ -109,13 +125,13 @@ static bool get_descriptor(const struct usbd_setup *r, uint8_t **data, uint16_t 
 
 static bool set_configuration(uint8_t value)
 {
-    if (value != 0 && value != usbd.dev->config_descriptor[5])
+    if (value != 0 && value != DEV->config_descriptor[5])
         return false;
     usbd.configuration = value;
     usbd.halted = 0;
-    for (uint8_t i = 0; i < usbd.dev->interface_count && value != 0; i++) {
+    for (uint8_t i = 0; i < DEV->interface_count && value != 0; i++) {
         usbd.alt[i] = 0;
-        if (!usbd.dev->interfaces[i]->set_alt(i, 0))
+        if (!DEV->interfaces[i]->set_alt(i, 0))
             return false;
     }
     return true;
@@ -133,7 +149,7 @@ static bool standard_request(const struct usbd_setup *r, uint8_t **data, uint16_
 {
     uint8_t recipient = r->bmRequestType & USBD_RECIPIENT_MASK;
     uint8_t iface = (uint8_t)r->wIndex;
-    bool iface_ok = usbd.configuration != 0 && r->wIndex < usbd.dev->interface_count;
+    bool iface_ok = usbd.configuration != 0 && r->wIndex < DEV->interface_count;
     *data = usbd.small;
     usbd.small[0] = 0;
     usbd.small[1] = 0;
@@ -142,7 +158,7 @@ static bool standard_request(const struct usbd_setup *r, uint8_t **data, uint16_
     case REQ_GET_STATUS:
         *len = 2;
         if (recipient == USBD_RECIPIENT_DEVICE) {
-            usbd.small[0] = (usbd.dev->config_descriptor[7] >> 6) & 1u; /* self-powered */
+            usbd.small[0] = (DEV->config_descriptor[7] >> 6) & 1u; /* self-powered */
             return true;
         }
         if (recipient == USBD_RECIPIENT_INTERFACE)
@@ -185,7 +201,7 @@ static bool standard_request(const struct usbd_setup *r, uint8_t **data, uint16_
         return iface_ok;
     case REQ_SET_INTERFACE:
         if (!iface_ok || r->wValue > 255 ||
-            !usbd.dev->interfaces[iface]->set_alt(iface, (uint8_t)r->wValue))
+            !DEV->interfaces[iface]->set_alt(iface, (uint8_t)r->wValue))
             return false;
         usbd.alt[iface] = (uint8_t)r->wValue;
         return true;
@@ -210,11 +226,19 @@ static void send_status_in(void)
 void usbd_port_on_setup(const uint8_t setup[8])
 {
     struct usbd_setup *r = &usbd.req;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* The struct is the wire layout (two bytes, three LE16 fields): two word loads. */
+    _Static_assert(sizeof *r == 8, "struct usbd_setup is the 8-byte SETUP packet");
+    uint32_t words[2];
+    __builtin_memcpy(words, setup, sizeof words);
+    __builtin_memcpy(r, words, sizeof words);
+#else
     r->bmRequestType = setup[0];
     r->bRequest = setup[1];
     r->wValue = (uint16_t)(setup[2] | setup[3] << 8);
     r->wIndex = (uint16_t)(setup[4] | setup[5] << 8);
     r->wLength = (uint16_t)(setup[6] | setup[7] << 8);
+#endif
 
     uint8_t *data = NULL;
     uint16_t len = 0;
@@ -224,8 +248,8 @@ void usbd_port_on_setup(const uint8_t setup[8])
         ok = standard_request(r, &data, &len);
     } else if ((r->bmRequestType & (USBD_TYPE_MASK | USBD_RECIPIENT_MASK)) ==
                    (USBD_TYPE_CLASS | USBD_RECIPIENT_INTERFACE) &&
-               usbd.configuration != 0 && r->wIndex < usbd.dev->interface_count) {
-        usbd.req_class = usbd.dev->interfaces[r->wIndex];
+               usbd.configuration != 0 && r->wIndex < DEV->interface_count) {
+        usbd.req_class = DEV->interfaces[r->wIndex];
         ok = usbd.req_class->control(r, USBD_STAGE_SETUP, &data, &len);
     } else {
         ok = false; /* vendor requests, class requests to the device or an endpoint */
@@ -272,8 +296,8 @@ static void control_done(void)
 void usbd_port_on_out_done(uint8_t ep, size_t len)
 {
     if (!USBD_EP0_ONLY && ep != 0) {
-        if (usbd.dev->endpoint_done != NULL)
-            usbd.dev->endpoint_done(ep, len);
+        if (DEV->endpoint_done != NULL)
+            DEV->endpoint_done(ep, len);
         return;
     }
     if (usbd.stage == EP0_DATA_OUT) {
@@ -294,8 +318,8 @@ void usbd_port_on_out_done(uint8_t ep, size_t len)
 void usbd_port_on_in_done(uint8_t ep)
 {
     if (!USBD_EP0_ONLY && (ep & 0x7Fu) != 0) {
-        if (usbd.dev->endpoint_done != NULL)
-            usbd.dev->endpoint_done(ep, 0);
+        if (DEV->endpoint_done != NULL)
+            DEV->endpoint_done(ep, 0);
         return;
     }
     if (usbd.stage == EP0_DATA_IN) {

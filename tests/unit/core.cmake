@@ -30,3 +30,12 @@ l4_unit_test(core_bootloader SOURCES ${L4_CORE_TESTS}/core_bootloader.c ${L4_COR
 set_source_files_properties(${L4_BOOTLOADER_MAIN} PROPERTIES
   COMPILE_DEFINITIONS "main=bootloader_main;L4DFU_SLOT_A_MEMORY=fake_memory(L4DFU_SLOT_A_BASE)"
   COMPILE_OPTIONS "-include;${L4_CORE_TESTS}/core_fakes.h")
+
+# The DFU tests again over the usbd core as the bootloader builds it: one fixed device
+# (the DFU class called directly) on a port with EP0 only.
+foreach(test core_dfu_states core_dfu_transfer core_dfu_descriptors)
+  l4_unit_test(${test}_bl SOURCES ${L4_CORE_TESTS}/${test}.c ${L4_CORE_USB}
+               ${L4_CORE_SRC}/dfu.c LIBS PkgConfig::ZLIB INCLUDES ${L4_CORE_SRC})
+  target_compile_definitions(${test}_bl PRIVATE USBD_PORT_ENDPOINTS=1u
+                             USBD_FIXED_DEVICE=dfu_usb_device)
+endforeach()
