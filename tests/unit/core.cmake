@@ -39,3 +39,9 @@ foreach(test core_dfu_states core_dfu_transfer core_dfu_descriptors)
   target_compile_definitions(${test}_bl PRIVATE USBD_PORT_ENDPOINTS=1u
                              USBD_FIXED_DEVICE=dfu_usb_device)
 endforeach()
+
+# The bootloader's own EP0 layer (firmware/stm32l4/usb_ep0.c) as built, on l4sim's
+# virtual host.
+l4_unit_test(core_usb_ep0 SOURCES ${L4_CORE_TESTS}/core_usb_ep0.c LIBS l4simcore)
+target_compile_definitions(core_usb_ep0 PRIVATE
+  L4_BOOTLOADER_ELF="${L4_FIRMWARE_DIR}/bootloader-stm32l476g-eval.elf")
