@@ -25,10 +25,12 @@ struct region {
 
 /* Option bytes are read-only here (only Read Unprotect changes them); OTP can be
  * programmed but never erased. */
+#if DFU_FULL
 static const struct region fixed_regions[DFU_ALT_COUNT - 1] = {
     {OPTION_BYTES_BASE, OPTION_BYTES_SIZE, OPTION_BYTES_SIZE, PERM_READ},
     {OTP_BASE, OTP_SIZE, 0, PERM_READ | PERM_WRITE},
 };
+#endif
 
 static struct {
     uint8_t state;
@@ -69,8 +71,10 @@ static const char *const strings[STR_COUNT - 1] = {
     "l4dfu bootloader",
     dfu.serial,
     flash_layout,
+#if DFU_FULL
     "@Option Bytes  /0x1FFF7800/01*040Ba",
     "@OTP Memory /0x1FFF7000/01*001Ke",
+#endif
 };
 
 const uint8_t dfu_device_descriptor[18] = {
@@ -84,8 +88,12 @@ const uint8_t dfu_device_descriptor[18] = {
 #define DFU_INTERFACE(alt) 9, 4, 0, (alt), 0, 0xFE, 0x01, 0x02, STR_ALT0 + (alt)
 const uint8_t dfu_config_descriptor[9 + 9 * DFU_ALT_COUNT + 9] = {
     9, 2, sizeof dfu_config_descriptor, 0, 1, 1, 0, 0x80, 50, /* bus powered, 100 mA */
-    DFU_INTERFACE(0), DFU_INTERFACE(1), DFU_INTERFACE(2),
-    9, 0x21, DFU_ATTR_CAN_DNLOAD | DFU_ATTR_CAN_UPLOAD | DFU_ATTR_MANIFESTATION_TOLERANT,
+    DFU_INTERFACE(0),
+#if DFU_FULL
+    DFU_INTERFACE(1), DFU_INTERFACE(2),
+#endif
+    9, 0x21,
+    DFU_ATTR_CAN_DNLOAD | (DFU_FULL ? DFU_ATTR_CAN_UPLOAD : 0) | DFU_ATTR_MANIFESTATION_TOLERANT,
     255, 0, /* wDetachTimeOut */
     DFU_TRANSFER_SIZE & 0xFF, DFU_TRANSFER_SIZE >> 8, 0x1A, 0x01,
 };
@@ -117,8 +125,10 @@ static uint32_t usable_bytes(uint32_t addr, uint32_t len, uint32_t perm, uint8_t
 {
     struct region r = {L4DFU_FLASH_BASE, dfu.flash_size, L4DFU_BOOTLOADER_SIZE,
                        PERM_READ | PERM_ERASE | PERM_WRITE};
+#if DFU_FULL
     if (dfu.alt != 0)
         r = fixed_regions[dfu.alt - 1];
+#endif
     uint32_t offset = addr - r.base;
     if (offset >= r.size) {
         *status = DFU_ERR_ADDRESS;
@@ -268,7 +278,7 @@ static uint32_t job_time_ms(void)
     } else if (dfu.job == JOB_PROGRAM) {
         for (uint32_t a = dfu.next; a < dfu.end; a += 8)
             us += dword_erased(a) ? 0 : DFU_PROGRAM_DW_US;
-    } else if (dfu.job == JOB_UNPROTECT) {
+    } else if (DFU_FULL && dfu.job == JOB_UNPROTECT) {
         us = 2 * TARGET_FLASH_MASS_ERASE_US; /* the 1 -> 0 regression erases both banks */
     }
     return (us + 999u) / 1000u;
@@ -304,7 +314,7 @@ static bool start_dnload(uint16_t block, uint16_t len)
                 dfu.end = L4DFU_FLASH_BASE + dfu.flash_size / 2;
                 dfu.mass_bank = 2;
             }
-        } else if (form == (1 << 8 | DFUSE_CMD_READ_UNPROTECT)) {
+        } else if (DFU_FULL && form == (1 << 8 | DFUSE_CMD_READ_UNPROTECT)) {
             dfu.job = JOB_UNPROTECT; /* after the DNBUSY reply: it may reset the chip */
         } else if (form == (5 << 8 | DFUSE_CMD_SET_ADDRESS)) {
             if (usable_bytes(arg, 1, 0, &status) == 1)
@@ -405,7 +415,7 @@ static void get_status(void)
 static const uint16_t valid_in[DFU_ABORT + 1] = {
     [DFU_DETACH] = 0,
     [DFU_DNLOAD] = IN_STATE(IDLE) | IN_STATE(DNLOAD_IDLE),
-    [DFU_UPLOAD] = IN_STATE(IDLE) | IN_STATE(UPLOAD_IDLE),
+    [DFU_UPLOAD] = DFU_FULL ? IN_STATE(IDLE) | IN_STATE(UPLOAD_IDLE) : 0,
     [DFU_GETSTATUS] = 0x7FFu & ~IN_STATE(MANIFEST_WAIT_RESET),
     [DFU_CLRSTATUS] = IN_STATE(ERROR),
     [DFU_GETSTATE] = 0x7FFu & ~(IN_STATE(DNBUSY) | IN_STATE(MANIFEST_WAIT_RESET)),
@@ -439,7 +449,7 @@ static bool dfu_setup(const struct usbd_setup *r, uint8_t **data, uint16_t *len)
         *len = r->wLength; /* checked above: the block buffer has room for it */
         return true;
     case DFU_UPLOAD:
-        return upload(r, data, len);
+        return DFU_FULL && upload(r, data, len);
     case DFU_GETSTATUS:
         get_status();
         *len = 6;
@@ -464,7 +474,7 @@ static bool dfu_control(const struct usbd_setup *r, enum usbd_stage stage, uint8
         return start_dnload(r->wValue, *len) || refuse();
     /* The status stage of a GETSTATUS ended: the host has its answer. */
     if (r->bRequest == DFU_GETSTATUS) {
-        if (dfu.job == JOB_UNPROTECT) /* returns only if nothing was to do, or refused */
+        if (DFU_FULL && dfu.job == JOB_UNPROTECT) /* returns only if nothing was to do, or refused */
             finish_job(target_flash_read_unprotect() == TARGET_FLASH_OK ? DFU_OK : DFU_ERR_VENDOR);
         else if (dfu.state == DFU_STATE_MANIFEST)
             dfu.leave_pending = true;

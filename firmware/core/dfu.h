@@ -22,7 +22,16 @@
 /* bwPollTimeout per double word to program: the datasheet's time plus what the CPU
  * spends between two operations (measured in l4sim: bench/dfu_throughput). */
 #define DFU_PROGRAM_DW_US (TARGET_FLASH_PROGRAM_DW_US + 4u)
+/* L4_BOOTLOADER_MINIMAL (a build option, off by default): alt 0 (internal flash) only,
+ * no UPLOAD and no Read Unprotect. Option bytes and OTP are then reached through ST's
+ * ROM bootloader (the ROM route stays). docs/bootloader-size.md says what it saves. */
+#ifdef L4_BOOTLOADER_MINIMAL
+#define DFU_ALT_COUNT 1u
+#define DFU_FULL 0
+#else
 #define DFU_ALT_COUNT 3u
+#define DFU_FULL 1
+#endif
 #define DFU_ATTR_CAN_DNLOAD 0x01u
 #define DFU_ATTR_CAN_UPLOAD 0x02u
 #define DFU_ATTR_MANIFESTATION_TOLERANT 0x04u

@@ -76,3 +76,12 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/firmware/bootloader/main.c AND TARGET l4dfu-pack)
     TIMEOUT 300
     LABELS "sim;firmware")
 endif()
+
+# The L4_BOOTLOADER_MINIMAL build (alt 0 only, no UPLOAD, no Read Unprotect) with the
+# real dfu-util: it lists one alt, downloads and starts an application, refuses UPLOAD.
+if(EXISTS ${CMAKE_SOURCE_DIR}/firmware/bootloader/main.c AND TARGET l4dfu-pack)
+  add_test(NAME e2e_bootloader_minimal
+    COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/bootloader_minimal.sh
+            $<TARGET_FILE:l4sim> ${L4_FIRMWARE_DIR} $<TARGET_FILE:l4dfu-pack>)
+  set_tests_properties(e2e_bootloader_minimal PROPERTIES TIMEOUT 240 LABELS "e2e")
+endif()
