@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "usbhost.h"
 
 static const char *bootloader_elf;
+static bool usb_quirk; /* the group runs with and without the 3.10a extra EP0 entries */
 
 struct board {
     sim_t *sim;
@@ -32,7 +34,11 @@ enum { STATE_IDLE = 2, STATE_DNLOAD_IDLE = 5, STATE_ERROR = 10 };
 static int setup_board(void **state)
 {
     static struct board b;
-    b.sim = sim_create(NULL);
+    sim_config cfg;
+    sim_config_defaults(&cfg);
+    cfg.strict = true; /* a reserved or unimplemented register access fails the run */
+    cfg.usb_quirk_310a = usb_quirk;
+    b.sim = sim_create(&cfg);
     assert_non_null(b.sim);
     assert_int_equal(sim_load_elf(b.sim, bootloader_elf), 0);
     sim_reset(b.sim, SIM_RESET_POWER_ON, SIM_CAUSE_POWER_ON);
@@ -237,5 +243,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(out_stage_longer_than_class_buffer, setup_board,
                                         teardown_board),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    usb_quirk = true;
+    int failed = cmocka_run_group_tests_name("core 3.10a (extra EP0 entries)", tests, NULL, NULL);
+    usb_quirk = false;
+    failed += cmocka_run_group_tests_name("core without the extra entries", tests, NULL, NULL);
+    return failed;
 }
