@@ -154,6 +154,9 @@ struct reset_hook {
 
 struct rcc {
     sim_t *sim;
+    /* Nothing lazily computed can change until the next write, reset or clock movement
+     * (sync() is on every register read: a polling loop must not pay for it each time). */
+    bool settled;
     uint32_t cr, icscr, cfgr, pllcfgr, pllsai1cfgr, pllsai2cfgr, cier, bdcr, csr;
     uint32_t plain[N_PLAIN];
     unsigned sws;
@@ -413,6 +416,8 @@ static void check_limits(struct rcc *r, uint32_t sysclk, uint32_t hclk)
 /* Bring the lazily computed state up to now: SWS follows SW once the source is ready. */
 static void sync(struct rcc *r)
 {
+    if (r->settled)
+        return;
     unsigned sw = r->cfgr & CFGR_SW_MASK;
     if (sw != r->sws && src_hz(r, sw) != 0) {
         sim_trace(r->sim, SIM_TR_RCC, "RCC: system clock switched %s -> %s", src_name[r->sws], src_name[sw]);
@@ -425,6 +430,15 @@ static void sync(struct rcc *r)
         sim_reschedule(r->sim); /* the core re-reads the CPU clock for instruction timing */
     }
     check_limits(r, sysclk, hclk);
+    /* A switch still waiting for its source depends on time: stay unsettled. */
+    r->settled = (r->cfgr & CFGR_SW_MASK) == r->sws;
+}
+
+/* The clock moved (and PWR/FLASH settings that the limit checks read may have changed). */
+static void rcc_advance(void *self, uint64_t now)
+{
+    (void)now;
+    ((struct rcc *)self)->settled = false;
 }
 
 /* ---- register access ---- */
@@ -649,6 +663,7 @@ static void rcc_write(void *self, uint32_t offset, uint32_t value, unsigned size
 {
     struct rcc *r = self;
     uint32_t off = offset & ~3u;
+    r->settled = false;
     sync(r);
     if (size != 4) {
         bool ok;
@@ -705,12 +720,14 @@ static void rcc_write(void *self, uint32_t offset, uint32_t value, unsigned size
         break;
     }
     }
+    r->settled = false;
     sync(r);
 }
 
 static void rcc_reset(void *self, enum sim_reset_kind kind)
 {
     struct rcc *r = self;
+    r->settled = false;
     uint64_t now = sim_now(r->sim);
     r->cr = CR_RESET;
     r->icscr = ICSCR_RESET;
@@ -759,6 +776,7 @@ static const sim_periph_ops rcc_ops = {
     .read = rcc_read,
     .write = rcc_write,
     .reset = rcc_reset,
+    .advance = rcc_advance,
     .destroy = free,
 };
 
