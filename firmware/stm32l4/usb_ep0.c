@@ -17,6 +17,7 @@
 
 #include "otgfs_core.h"
 #include "usbd.h"
+#include "usbd_descriptors.h"
 #include "usbd_port.h"
 #include "regs/otgfs.h"
 
@@ -30,7 +31,6 @@ extern const struct usbd_device USBD_FIXED_DEVICE;
 enum { REQ_GET_STATUS = 0, REQ_CLEAR_FEATURE = 1, REQ_SET_FEATURE = 3, REQ_SET_ADDRESS = 5,
        REQ_GET_DESCRIPTOR = 6, REQ_GET_CONFIGURATION = 8, REQ_SET_CONFIGURATION = 9,
        REQ_GET_INTERFACE = 10, REQ_SET_INTERFACE = 11 };
-enum { DESC_DEVICE = 1, DESC_CONFIGURATION = 2, DESC_STRING = 3 };
 enum { FEATURE_ENDPOINT_HALT = 0 };
 enum ep0_stage { EP0_IDLE, EP0_DATA_IN, EP0_DATA_OUT, EP0_STATUS_IN, EP0_STATUS_OUT };
 
@@ -51,7 +51,7 @@ static struct {
     uint8_t alt;
     uint8_t *out_buf;
     uint8_t small[2];
-    uint8_t text[2 + 2 * USBD_MAX_STRING_CHARS];
+    uint8_t text[USBD_STRING_BUFFER];
 } ep0;
 
 #define REQUEST (&ep0.setup.req)
@@ -97,49 +97,9 @@ static void send_status_in(void)
 
 /* ---- standard requests (usbd.c's rules for one interface and EP0 only) ---- */
 
-/* UTF-16LE string descriptor; index 0 is the language list (US English). */
-static uint16_t string_descriptor(uint8_t index)
-{
-    uint8_t *d = ep0.text;
-    if (index == 0) {
-        d[2] = 0x09;
-        d[3] = 0x04;
-        d[0] = 4;
-    } else {
-        const char *s = DEVICE.string(index);
-        if (s == NULL)
-            return 0;
-        uint8_t n = 0;
-        for (; s[n] != '\0' && n < USBD_MAX_STRING_CHARS; n++) {
-            d[2 + 2 * n] = (uint8_t)s[n];
-            d[3 + 2 * n] = 0;
-        }
-        d[0] = (uint8_t)(2 + 2 * n);
-    }
-    d[1] = DESC_STRING;
-    return d[0];
-}
-
 static bool get_descriptor(const struct usbd_setup *r, uint8_t **data, uint16_t *len)
 {
-    const uint8_t *cfg = DEVICE.config_descriptor;
-    uint8_t index = (uint8_t)r->wValue;
-    switch (r->wValue >> 8) {
-    case DESC_DEVICE:
-        *data = (uint8_t *)DEVICE.device_descriptor;
-        *len = 18;
-        return true;
-    case DESC_CONFIGURATION:
-        *data = (uint8_t *)cfg;
-        *len = (uint16_t)(cfg[2] | cfg[3] << 8);
-        return index == 0;
-    case DESC_STRING:
-        *data = ep0.text;
-        *len = string_descriptor(index);
-        return *len != 0;
-    default: /* device qualifier and others: a full-speed-only device STALLs */
-        return false;
-    }
+    return usbd_get_descriptor(&DEVICE, r->wValue, ep0.text, data, len);
 }
 
 static bool standard_request(const struct usbd_setup *r, uint8_t **data, uint16_t *len)
