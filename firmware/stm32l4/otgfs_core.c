@@ -171,3 +171,10 @@ void otgfs_ep0_abort_in(void)
     OTG_DIEPINT(0) = 0xFFFFu;
     otgfs_flush_tx_fifo(0u);
 }
+
+void otgfs_enumeration_done(void)
+{
+    OTG_GINTSTS = OTG_GINT_ENUMDNE;
+    OTG_DIEPCTL(0) &= ~3u; /* MPSIZ 0 = 64 bytes */
+    OTG_DCTL |= OTG_DCTL_CGINAK;
+}

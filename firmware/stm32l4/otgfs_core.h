@@ -23,5 +23,7 @@ void otgfs_fifo_read(uint8_t *dst, uint32_t len, uint32_t room);
 /* A SETUP ends whatever EP0 was doing: an IN packet the host gave up on leaves the TX
  * FIFO before the answer to the new request goes in. */
 void otgfs_ep0_abort_in(void);
+/* GINTSTS.ENUMDNE: acknowledge it, EP0 to 64-byte packets, clear the global IN NAK. */
+void otgfs_enumeration_done(void);
 
 #endif

@@ -321,9 +321,7 @@ void usbd_port_poll(void)
         on_usb_reset();
     }
     if (events & OTG_GINT_ENUMDNE) {
-        OTG_GINTSTS = OTG_GINT_ENUMDNE;
-        OTG_DIEPCTL(0) &= ~3u; /* MPSIZ 0 = 64 bytes */
-        OTG_DCTL |= OTG_DCTL_CGINAK;
+        otgfs_enumeration_done();
         ep0.stage = EP0_IDLE;
         ep0.configuration = 0;
         CLASS.bus_reset();

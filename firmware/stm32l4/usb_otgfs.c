@@ -235,9 +235,7 @@ void usbd_port_poll(void)
         on_usb_reset();
     }
     if (events & OTG_GINT_ENUMDNE) {
-        OTG_GINTSTS = OTG_GINT_ENUMDNE;
-        OTG_DIEPCTL(0) &= ~3u; /* MPSIZ 0 = 64 bytes */
-        OTG_DCTL |= OTG_DCTL_CGINAK;
+        otgfs_enumeration_done();
         usbd_port_on_bus_reset();
     }
     /* IN completions before new OUT/SETUP entries, so a finished status stage is seen
