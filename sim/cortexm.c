@@ -480,7 +480,7 @@ void cortexm_set_pending_irq(sim_t *sim, unsigned irqn, bool level)
         if (!c->active[16 + irqn])
             c->pending[16 + irqn] = true;
         sim_trace(sim, SIM_TR_IRQ, "IRQ %u line high", irqn);
-        sim->stop_flag = 1;
+        sim_attention(sim);
     }
 }
 
@@ -489,7 +489,7 @@ void cortexm_pulse_irq(sim_t *sim, unsigned irqn)
     struct cortexm *c = cm(sim);
     c->pending[16 + irqn] = true;
     sim_trace(sim, SIM_TR_IRQ, "IRQ %u pended", irqn);
-    sim->stop_flag = 1;
+    sim_attention(sim);
 }
 
 uint32_t cortexm_vtor(sim_t *sim)
@@ -549,7 +549,7 @@ static void systick_rebase(sim_t *sim)
     uint64_t z = systick_zeros(c, now);
     if (z > c->syst_zeros_irq && (c->syst_csr & 3) == 3) {
         c->pending[EXC_SYSTICK] = true;
-        sim->stop_flag = 1;
+        sim_attention(sim);
     }
     if (z > c->syst_zeros_read)
         c->syst_flag_carry = true;
@@ -695,18 +695,18 @@ static void scs_write(void *self, uint32_t off, uint32_t v, unsigned size)
     if (off >= 0x400 && off < 0x400 + SIM_IRQ_COUNT) {
         for (unsigned i = 0; i < size && off - 0x400 + i < SIM_IRQ_COUNT; i++)
             c->ipr[off - 0x400 + i] = (uint8_t)(v >> (8 * i)) & 0xF0;
-        sim->stop_flag = 1;
+        sim_attention(sim);
         return;
     }
     if (off >= 0xD18 && off < 0xD24) {
         for (unsigned i = 0; i < size && off - 0xD18 + i < 12; i++)
             c->shpr[off - 0xD18 + i] = (uint8_t)(v >> (8 * i)) & 0xF0;
-        sim->stop_flag = 1;
+        sim_attention(sim);
         return;
     }
     if (off >= 0x100 && off < 0x10C) {
         set_bits(c->enabled, (off - 0x100) * 8, SIM_IRQ_COUNT, v, true);
-        sim->stop_flag = 1;
+        sim_attention(sim);
         return;
     }
     if (off >= 0x180 && off < 0x18C) {
@@ -715,7 +715,7 @@ static void scs_write(void *self, uint32_t off, uint32_t v, unsigned size)
     }
     if (off >= 0x200 && off < 0x20C) {
         set_bits(c->pending + 16, (off - 0x200) * 8, SIM_IRQ_COUNT, v, true);
-        sim->stop_flag = 1;
+        sim_attention(sim);
         return;
     }
     if (off >= 0x280 && off < 0x28C) {
@@ -761,7 +761,7 @@ static void scs_write(void *self, uint32_t off, uint32_t v, unsigned size)
             c->pending[EXC_SYSTICK] = true;
         if (v & (1u << 25))
             c->pending[EXC_SYSTICK] = false;
-        sim->stop_flag = 1;
+        sim_attention(sim);
         return;
     case 0xD08:
         if (v & 0x1FFu)
@@ -803,7 +803,7 @@ static void scs_write(void *self, uint32_t off, uint32_t v, unsigned size)
     case 0xF00:
         if ((v & 0x1FF) < SIM_IRQ_COUNT) {
             c->pending[16 + (v & 0x1FF)] = true;
-            sim->stop_flag = 1;
+            sim_attention(sim);
         }
         return;
     case 0xF34: c->fpccr = v & 0xC00001FBu; return;
@@ -843,7 +843,7 @@ static void scs_advance(void *self, uint64_t now)
         c->syst_zeros_irq = z;
         if (c->syst_csr & 2) {
             c->pending[EXC_SYSTICK] = true;
-            sim->stop_flag = 1;
+            sim_attention(sim);
         }
     }
 }

@@ -106,7 +106,7 @@ void sim_set_stop(sim_t *sim, enum sim_stop reason, const char *fmt, ...)
         sim->fault_stop = true;
     if (reason == SIM_STOP_BREAK)
         sim->break_stop = true;
-    sim->stop_flag = 1;
+    sim_attention(sim);
 }
 
 const char *sim_stop_message(const sim_t *sim)
@@ -164,7 +164,7 @@ void sim_console_putc(sim_t *sim, const char *source, uint8_t byte)
         size_t wl = strlen(sim->console_wait);
         if (sim->console_len >= wl && memcmp(sim->console + sim->console_len - wl, sim->console_wait, wl) == 0) {
             sim->console_hit = true;
-            sim->stop_flag = 1;
+            sim_attention(sim);
         }
     }
 }
@@ -299,14 +299,14 @@ void sim_remap(sim_t *sim, unsigned mem_mode, bool fb_mode)
     sim->pending_mem_mode = mem_mode;
     sim->pending_fb_mode = fb_mode;
     sim->remap_pending = true;
-    sim->stop_flag = 1;
+    sim_attention(sim);
 }
 
 void sim_stall_until(sim_t *sim, uint64_t until_ps)
 {
     if (until_ps > sim->stall_until)
         sim->stall_until = until_ps;
-    sim->stop_flag = 1;
+    sim_attention(sim);
 }
 
 /* ------------------------------------------------------------------ bus */
@@ -441,7 +441,7 @@ uint64_t sim_instructions(const sim_t *sim)
 
 void sim_reschedule(sim_t *sim)
 {
-    sim->stop_flag = 1;
+    sim_attention(sim);
 }
 
 void sim_set_pacing(sim_t *sim, bool paced)
@@ -583,33 +583,43 @@ static void apply_fixups(sim_t *sim)
 }
 
 /* Runs before every translated block: keep it short, it sets the engine's speed. */
+/* The block hook's rare paths, out of line so the common path needs no register spills. */
+static __attribute__((noinline)) void hook_stop(sim_t *sim, uc_engine *uc)
+{
+    sim->stopped_in_hook = true;
+    uc_emu_stop(uc);
+}
+
+static __attribute__((noinline)) void hook_attention(sim_t *sim, const struct sim_block_count *b, uint32_t a)
+{
+    if ((b->flags & SIM_ATTN_MASKED_IRQ) && sim->masked_pending)
+        sim_attention(sim); /* take the waiting interrupt right after this block */
+    if ((b->flags & SIM_ATTN_FLASH_BUSY) && sim->busy_until > sim->now) {
+        uint32_t phys = cpu_to_physical(sim, a);
+        if (phys >= sim->busy_start && phys < sim->busy_end) {
+            sim_trace(sim, SIM_TR_FLASH, "CPU fetch at 0x%08x stalls until %.3f ms: its bank is busy", a,
+                      (double)sim->busy_until / (double)SIM_PS_PER_MS);
+            sim->now = sim->busy_until;
+        }
+    }
+}
+
 static void hook_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
 {
     sim_t *sim = user;
     uint32_t a = (uint32_t)address;
     sim->hook_pc = a;
-    if (sim->now >= sim->deadline || sim->stop_flag) {
-        sim->stopped_in_hook = true;
-        uc_emu_stop(uc);
+    if (__builtin_expect(sim->now >= sim->deadline, 0)) { /* also 0 when something asked for attention */
+        hook_stop(sim, uc);
         return;
     }
-    struct sim_block_count *b = &sim->blocks[((a >> 1) * 2654435761u) >> (32 - SIM_BLOCK_CACHE_BITS)];
+    struct sim_block_count *b = &sim->blocks[(a >> 1) & ((1u << SIM_BLOCK_CACHE_BITS) - 1)];
     if (__builtin_expect(b->addr != a || b->size != size || b->generation != sim->code_generation, 0))
         b = block_fill(sim, b, a, size);
     sim->instructions += b->count;
     sim->now += b->ps;
-    if (__builtin_expect((b->flags & sim->attention) != 0, 0)) {
-        if ((b->flags & SIM_ATTN_MASKED_IRQ) && sim->masked_pending)
-            sim->stop_flag = 1; /* take the waiting interrupt right after this block */
-        if ((b->flags & SIM_ATTN_FLASH_BUSY) && sim->busy_until > sim->now) {
-            uint32_t phys = cpu_to_physical(sim, a);
-            if (phys >= sim->busy_start && phys < sim->busy_end) {
-                sim_trace(sim, SIM_TR_FLASH, "CPU fetch at 0x%08x stalls until %.3f ms: its bank is busy", a,
-                          (double)sim->busy_until / (double)SIM_PS_PER_MS);
-                sim->now = sim->busy_until;
-            }
-        }
-    }
+    if (__builtin_expect((b->flags & sim->attention) != 0, 0))
+        hook_attention(sim, b, a);
 }
 
 void sim_set_busy_region(sim_t *sim, uint32_t start, uint32_t end, uint64_t until_ps)
@@ -633,7 +643,7 @@ static bool hook_flash_store(uc_engine *uc, uc_mem_type type, uint64_t address, 
     flash_like_write(sim, phys, (uint32_t)value, (unsigned)size);
     /* The raw store lands after this hook returns: remember what the memory must hold;
      * the run loop puts it back before the next block (stop_flag). */
-    sim->stop_flag = 1;
+    sim_attention(sim);
     if (sim->n_fixups < SIM_MAX_FIXUPS) {
         uint8_t *p = sim_mem_ptr(sim, phys, (size_t)size);
         if (p) {
@@ -852,7 +862,7 @@ void sim_request_reset(sim_t *sim, enum sim_reset_kind kind, enum sim_reset_caus
     sim->reset_pending = true;
     sim->pending_reset_kind = kind;
     sim->pending_reset_cause = cause;
-    sim->stop_flag = 1;
+    sim_attention(sim);
 }
 
 static const char *cause_name(enum sim_reset_cause c)
@@ -979,7 +989,7 @@ enum sim_stop sim_run_for(sim_t *sim, uint64_t duration_ps)
 void sim_request_stop(sim_t *sim)
 {
     sim->host_stop = 1;
-    sim->stop_flag = 1;
+    sim_attention(sim);
 }
 
 /* A core whose reset vector has no Thumb bit locks up at once. */
@@ -1075,7 +1085,7 @@ enum sim_stop sim_run_until(sim_t *sim, uint64_t until)
             /* an event is due now: let the models run before the CPU */
             continue;
         }
-        sim->deadline = deadline;
+        sim->deadline = sim->stop_flag ? 0 : deadline; /* attention asked since the loop began */
         sim->stopped_in_hook = false;
         sim->bus_fault = false;
         /* A CPU that faults at once, again and again, without an instruction or a

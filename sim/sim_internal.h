@@ -138,6 +138,13 @@ void cortexm_set_pending_irq(sim_t *sim, unsigned irqn, bool level);
 void cortexm_pulse_irq(sim_t *sim, unsigned irqn);
 uint32_t cortexm_vtor(sim_t *sim);
 
+/* Make the block hook stop the engine at the next block (one compare there: the deadline). */
+static inline void sim_attention(sim_t *sim)
+{
+    sim->stop_flag = 1;
+    sim->deadline = 0;
+}
+
 /* sim.c helpers shared with cortexm.c */
 void sim_describe_rom_entry(sim_t *sim, char *out, size_t n);
 void sim_set_stop(sim_t *sim, enum sim_stop reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
