@@ -58,7 +58,7 @@ extern char **environ;
 #define RESET_TIMEOUT_PS (5 * SIM_PS_PER_S)
 /* How much virtual time passes between two services while a command runs. With pacing
  * this is also the worst added latency before a queued request reaches the host. */
-#define RUN_SLICE_PS SIM_PS_PER_MS
+#define RUN_SLICE_PS (125 * SIM_PS_PER_US) /* a host controller's microframe: a request waits at most this long */
 #define MAX_INTERFACES 32u /* usbfs keeps claims in a 32-bit mask */
 #define MAX_PENDING_TRACE_LINES 20000u
 /* Linux's default usbfs_memory_mb: buffers beyond it are refused with ENOMEM. */
