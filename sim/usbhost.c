@@ -632,6 +632,25 @@ static void nak(struct usbhost *h, struct usbh_xfer *x, uint64_t t)
     x->retry_at_ = next_microframe(t);
 }
 
+/* An IN token the device answered without data: NAK (try again later), STALL (the
+ * transfer ends with -EPIPE), or nothing readable (a transaction error). Returns the bus
+ * bits the answer cost. */
+static uint64_t in_without_data(struct usbhost *h, struct usbh_xfer *x, uint64_t t, enum otg_wire_result r,
+                                bool garbled, unsigned mps)
+{
+    if (r == OTG_WIRE_NAK) {
+        nak(h, x, t);
+        return BITS_HANDSHAKE;
+    }
+    if (r == OTG_WIRE_STALL) {
+        h->stats.stalls++;
+        complete(h, x, -EPIPE);
+        return BITS_HANDSHAKE;
+    }
+    strike(h, x, t, garbled ? "unreadable packet from the device (its 48 MHz clock is off)" : "no answer to IN");
+    return garbled ? data_bits_worst(mps) : BITS_TIMEOUT;
+}
+
 /* Side effects a host keeps track of when a control transfer succeeds. */
 static void control_succeeded(struct usbhost *h, const struct usbh_xfer *x)
 {
@@ -726,16 +745,8 @@ static uint64_t do_control(struct usbhost *h, struct usbh_xfer *x, uint64_t t)
                     }
                 }
             }
-        } else if (r == OTG_WIRE_NAK) {
-            bits += BITS_HANDSHAKE;
-            nak(h, x, t);
-        } else if (r == OTG_WIRE_STALL) {
-            bits += BITS_HANDSHAKE;
-            h->stats.stalls++;
-            complete(h, x, -EPIPE);
         } else {
-            bits += garbled ? data_bits_worst(mps) : BITS_TIMEOUT;
-            strike(h, x, t, garbled ? "unreadable packet from the device (its 48 MHz clock is off)" : "no answer to IN");
+            bits += in_without_data(h, x, t, r, garbled, mps);
         }
         return bits + BITS_HOST_IPG;
     }
@@ -823,18 +834,10 @@ static uint64_t do_data(struct usbhost *h, struct usbh_xfer *x, uint64_t t)
             }
             if (x->type == 3)
                 x->retry_at_ = next_poll;
-        } else if (r == OTG_WIRE_NAK) {
-            bits += BITS_HANDSHAKE;
-            nak(h, x, t);
-            if (x->type == 3)
-                x->retry_at_ = next_poll;
-        } else if (r == OTG_WIRE_STALL) {
-            bits += BITS_HANDSHAKE;
-            h->stats.stalls++;
-            complete(h, x, -EPIPE);
         } else {
-            bits += garbled ? data_bits_worst(mps) : BITS_TIMEOUT;
-            strike(h, x, t, garbled ? "unreadable packet from the device (its 48 MHz clock is off)" : "no answer to IN");
+            bits += in_without_data(h, x, t, r, garbled, mps);
+            if (r == OTG_WIRE_NAK && x->type == 3)
+                x->retry_at_ = next_poll;
         }
         return bits + BITS_HOST_IPG;
     }
